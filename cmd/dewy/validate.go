@@ -1,0 +1,113 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/dewyhq/dewy/config"
+	"github.com/dewyhq/dewy/engine/plan"
+)
+
+// cmdValidate checks a config and prints every diagnostic; on success it
+// prints the effective signal table and agent settings with their origins.
+// Exit 0 when valid (warnings allowed), 1 on errors.
+func cmdValidate(env cliEnv, args []string) int {
+	fs, setFlags := agentFlags("validate")
+	asJSON := fs.Bool("json", false, "print diagnostics and the signal table as JSON")
+	if !parseFlags(env, fs, args) {
+		return exitConfig
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(env.stderr, "dewy validate: one FILE at most, got %d.\n", fs.NArg())
+		return exitConfig
+	}
+	path := configPath(env, fs)
+	res := config.Load(path, config.Inputs{Environ: env.environ, Flags: setFlags()})
+	ok := !res.Diags.HasErrors()
+
+	if *asJSON {
+		out := validateJSON{Valid: ok, Diagnostics: config.ToJSON(res.Diags)}
+		if ok {
+			out.Signals = signalRows(res.Plan)
+		}
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	} else {
+		_ = config.WriteDiagnostics(env.stderr, res.Files, res.Diags)
+		if ok {
+			printPlan(env.stdout, path, res.Plan)
+		} else {
+			fmt.Fprintf(env.stderr, "%s: %s\n", path, countErrors(res))
+		}
+	}
+	if !ok {
+		return exitConfig
+	}
+	return exitOK
+}
+
+func countErrors(res config.Result) string {
+	e, w := 0, 0
+	for _, d := range res.Diags {
+		if d.Severity == 1 {
+			e++
+		} else {
+			w++
+		}
+	}
+	s := fmt.Sprintf("%d error(s)", e)
+	if w > 0 {
+		s += fmt.Sprintf(", %d warning(s)", w)
+	}
+	return s
+}
+
+type validateJSON struct {
+	Valid       bool                    `json:"valid"`
+	Diagnostics []config.JSONDiagnostic `json:"diagnostics"`
+	Signals     []signalRow             `json:"signals,omitempty"`
+}
+
+type signalRow struct {
+	Signal string `json:"signal"`
+	Action string `json:"action"`
+	Origin string `json:"origin"`
+}
+
+func signalRows(p *plan.Plan) []signalRow {
+	var rows []signalRow
+	for _, e := range p.Signals.Entries() {
+		rows = append(rows, signalRow{Signal: plan.SignalName(e.Signal), Action: e.Action.String(), Origin: e.Origin})
+	}
+	return rows
+}
+
+func printPlan(w io.Writer, path string, p *plan.Plan) {
+	fmt.Fprintf(w, "%s: valid: %d app(s), %d registry(ies), %d notifier(s)\n\n", path, len(p.Apps), len(p.Registries), len(p.Notifiers))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SIGNAL\tACTION\tFROM")
+	for _, r := range signalRows(p) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Signal, r.Action, r.Origin)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SETTING\tVALUE\tFROM")
+	keys := make([]string, 0, len(p.Agent.Origins))
+	for k := range p.Agent.Origins {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	values := map[string]string{
+		config.KeyLogLevel: p.Agent.LogLevel, config.KeyLogFormat: p.Agent.LogFormat,
+		config.KeyStateDir: p.Agent.StateDir, config.KeyAdminSocket: p.Agent.AdminSocket,
+	}
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, values[k], p.Agent.Origins[k])
+	}
+	_ = tw.Flush()
+}

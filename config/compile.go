@@ -1,0 +1,633 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/dewyhq/dewy/actions"
+	"github.com/dewyhq/dewy/engine/plan"
+)
+
+// Compile checks a decoded file and builds the immutable plan. It reports
+// every problem it finds; the plan is only meaningful when the diagnostics
+// have no errors. f may be nil (no config file: defaults and flags only).
+func Compile(f *File, in Inputs) (*plan.Plan, hcl.Diagnostics) {
+	if f == nil {
+		f = &File{}
+	}
+	c := compiler{file: f, p: &plan.Plan{
+		Source:     f.Filename,
+		Registries: map[string]plan.Registry{},
+		Notifiers:  map[string]plan.Notifier{},
+	}}
+	var d hcl.Diagnostics
+	c.p.Agent, d = layerAgent(f.Agent, in)
+	c.diags = append(c.diags, d...)
+	c.registries()
+	c.notifiers()
+	c.apps()
+	c.signals()
+	return c.p, c.diags
+}
+
+type compiler struct {
+	file  *File
+	p     *plan.Plan
+	diags hcl.Diagnostics
+}
+
+func (c *compiler) errorf(r hcl.Range, summary, format string, args ...any) {
+	c.diags = append(c.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: r.Ptr()})
+}
+
+func (c *compiler) warnf(r hcl.Range, summary, format string, args ...any) {
+	c.diags = append(c.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: summary, Detail: fmt.Sprintf(format, args...), Subject: r.Ptr()})
+}
+
+// duplicate reports a second block with the same label, pointing to both.
+func (c *compiler) duplicate(kind, name string, first, second hcl.Range) {
+	c.diags = append(c.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Duplicate %s %q", kind, name),
+		Detail:   fmt.Sprintf("%s %s named %q is already defined at %s. Rename or remove one of them.", strings.ToUpper(article(kind)[:1])+article(kind)[1:], kind, name, fmtPos(first)),
+		Subject:  second.Ptr(),
+		Context:  hcl.RangeOver(first, second).Ptr(),
+		Extra:    relatedRange{first},
+	})
+}
+
+// relatedRange is carried in a diagnostic's Extra so renderers can show
+// the other definition of a duplicate.
+type relatedRange struct{ hcl.Range }
+
+// Related returns the other range a diagnostic refers to, if any.
+func Related(d *hcl.Diagnostic) (hcl.Range, bool) {
+	if r, ok := d.Extra.(relatedRange); ok {
+		return r.Range, true
+	}
+	return hcl.Range{}, false
+}
+
+func (c *compiler) registries() {
+	first := map[string]hcl.Range{}
+	for _, b := range c.file.Registries {
+		if r, dup := first[b.Name]; dup {
+			c.duplicate("registry", b.Name, r, b.NameRange)
+			continue
+		}
+		first[b.Name] = b.NameRange
+		reg := plan.Registry{Name: b.Name, Origin: fmtPos(b.DeclRange), Interval: time.Minute}
+		if b.URL.Set {
+			u, problem := parseURL(b.URL.V, registryRules, "registry")
+			if problem != "" {
+				c.errorf(b.URL.Range, "Invalid registry URL", "%s", problem)
+			} else {
+				reg.URL, reg.Scheme = u, u.Scheme
+				q := u.Query()
+				reg.PreRelease, _ = strconv.ParseBool(q.Get("pre-release"))
+				reg.Artifact = q.Get("artifact")
+			}
+		}
+		if b.PreRelease.Set {
+			reg.PreRelease = b.PreRelease.V
+		}
+		if b.Artifact.Set {
+			reg.Artifact = b.Artifact.V
+		}
+		if b.Interval.Set {
+			reg.Interval = b.Interval.V
+			if reg.Interval < time.Second {
+				c.errorf(b.Interval.Range, "Interval too short", "Polling a registry every %s would hammer it. Use at least \"1s\"; \"1m\" is usual.", reg.Interval)
+			}
+		}
+		reg.Slot = b.Slot.V
+		c.p.Registries[b.Name] = reg
+	}
+}
+
+func (c *compiler) notifiers() {
+	first := map[string]hcl.Range{}
+	for _, b := range c.file.Notifiers {
+		if r, dup := first[b.Name]; dup {
+			c.duplicate("notifier", b.Name, r, b.NameRange)
+			continue
+		}
+		first[b.Name] = b.NameRange
+		n := plan.Notifier{Name: b.Name, Origin: fmtPos(b.DeclRange)}
+		if b.URL.Set {
+			u, problem := parseURL(b.URL.V, notifierRules, "notifier")
+			if problem != "" {
+				c.errorf(b.URL.Range, "Invalid notifier URL", "%s", problem)
+			} else {
+				n.URL, n.Scheme = u, u.Scheme
+				if u.Scheme != "https" && u.Scheme != "http" {
+					q := u.Query()
+					n.Title = q.Get("title")
+					n.Quiet, _ = strconv.ParseBool(q.Get("quiet"))
+				}
+				if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+					c.warnf(b.URL.Range, "Plain HTTP webhook", "%q sends deploy reports unencrypted over the network. Use https:// unless the receiver is on this host.", b.URL.V)
+				}
+			}
+		}
+		if b.Title.Set {
+			n.Title = b.Title.V
+		}
+		if b.Quiet.Set {
+			n.Quiet = b.Quiet.V
+		}
+		c.p.Notifiers[b.Name] = n
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// heldAddr remembers which app holds a listen address, to catch clashes.
+type heldAddr struct {
+	app  string
+	addr plan.ListenAddr
+	rng  hcl.Range
+}
+
+func (c *compiler) apps() {
+	first := map[string]hcl.Range{}
+	var held []heldAddr
+	for _, b := range c.file.Apps {
+		if r, dup := first[b.Name]; dup {
+			c.duplicate("app", b.Name, r, b.NameRange)
+			continue
+		}
+		first[b.Name] = b.NameRange
+		app := c.app(b, &held)
+		c.p.Apps = append(c.p.Apps, app)
+	}
+	sort.Slice(c.p.Apps, func(i, j int) bool { return c.p.Apps[i].Name < c.p.Apps[j].Name })
+}
+
+func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
+	app := plan.App{Name: b.Name, Origin: fmtPos(b.DeclRange), Keep: 7, Env: b.Env.V, User: b.User.V, Group: b.Group.V}
+
+	if b.Command.Set {
+		switch {
+		case len(b.Command.V) == 0:
+			c.errorf(b.Command.Range, "Empty command", "App %q has an empty command, so there is nothing to run. Give the program and its arguments, as in command = [\"/opt/%s/current/%s\"].", b.Name, b.Name, b.Name)
+		case strings.TrimSpace(b.Command.V[0]) == "":
+			c.errorf(b.Command.Range, "Empty command", "The first element of app %q's command is the program to run and must not be empty. Write the program's path first.", b.Name)
+		default:
+			app.Command = b.Command.V
+		}
+	}
+
+	if b.Registry.Set {
+		if _, ok := c.registryBlock(b.Registry.V); !ok {
+			c.errorf(b.Registry.Range, "Unknown registry", "App %q names registry %q, which is not defined.%s %s", b.Name, b.Registry.V, didYouMean(b.Registry.V, c.registryNames()), defineHint("registry", b.Registry.V, c.registryNames()))
+		}
+		app.Registry = b.Registry.V
+		if !b.Dir.Set {
+			c.errorf(b.DeclRange, "Missing dir", "App %q deploys from registry %q, so it needs a dir for releases/<id>/ and the current link. Add dir = \"/opt/%s\".", b.Name, b.Registry.V, b.Name)
+		}
+	}
+	for _, n := range b.Notifiers.V {
+		if _, ok := c.notifierBlock(n); !ok {
+			c.errorf(b.Notifiers.Range, "Unknown notifier", "App %q names notifier %q, which is not defined.%s %s", b.Name, n, didYouMean(n, c.notifierNames()), defineHint("notifier", n, c.notifierNames()))
+		}
+	}
+	app.Notifiers = b.Notifiers.V
+
+	app.Dir = c.absPath(b.Dir, "dir")
+	app.EnvFile = c.absPath(b.EnvFile, "env_file")
+	if b.Keep.Set {
+		if b.Keep.V < 1 {
+			c.errorf(b.Keep.Range, "Invalid keep", "keep must be at least 1: the running release is always kept. Set keep = 7 or more.")
+		}
+		app.Keep = b.Keep.V
+	}
+	for k := range b.Env.V {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			c.errorf(b.Env.Range, "Invalid environment variable name", "%q cannot be an environment variable name. Use letters, digits and '_'.", k)
+		}
+	}
+
+	for _, raw := range b.Listen.V {
+		la, problem := parseListen(raw)
+		if problem != "" {
+			c.errorf(b.Listen.Range, "Invalid listen address", "App %q: %s", b.Name, problem)
+			continue
+		}
+		for _, h := range *held {
+			if clash := listenClash(h.addr, la); clash != "" {
+				owner := "app " + strconv.Quote(h.app)
+				if h.app == b.Name {
+					owner = "this app"
+				}
+				c.errorf(b.Listen.Range, "Duplicate listen address", "%q %s %q, already held by %s at %s. Each address can be held by one app only; change the port.", raw, clash, h.addr.Raw, owner, fmtPos(h.rng))
+			}
+		}
+		*held = append(*held, heldAddr{app: b.Name, addr: la, rng: b.Listen.Range})
+		app.Listen = append(app.Listen, la)
+	}
+
+	app.Ready = c.ready(b)
+	app.Stop = c.stop(b)
+	app.Restart = c.restart(b)
+	if b.Output != nil {
+		app.Output = plan.Output{File: c.absPath(b.Output.File, "file"), MaxSize: 100 * 1000 * 1000, Keep: 5}
+		if b.Output.MaxSize.Set {
+			app.Output.MaxSize = b.Output.MaxSize.V
+		}
+		if b.Output.Keep.Set {
+			app.Output.Keep = b.Output.Keep.V
+		}
+	}
+	if b.Hooks != nil {
+		app.Hooks = plan.Hooks{BeforeDeploy: b.Hooks.BeforeDeploy.V, AfterDeploy: b.Hooks.AfterDeploy.V}
+		if app.Registry == "" && (b.Hooks.BeforeDeploy.Set || b.Hooks.AfterDeploy.Set) {
+			c.warnf(b.Hooks.DeclRange, "Hooks without a registry", "App %q has deploy hooks but no registry, so it is never deployed and the hooks never run. Add registry = \"...\" or remove the hooks block.", b.Name)
+		}
+	}
+	return app
+}
+
+func defineHint(kind, name string, have []string) string {
+	if len(have) == 0 {
+		return fmt.Sprintf("Define it with a %s %q { ... } block.", kind, name)
+	}
+	return fmt.Sprintf("Define it with a %s %q { ... } block, or use one of: %s.", kind, name, strings.Join(have, ", "))
+}
+
+func (c *compiler) absPath(v Value[string], name string) string {
+	if !v.Set {
+		return ""
+	}
+	if !filepath.IsAbs(v.V) {
+		c.errorf(v.Range, "Relative path", "%s = %q is relative, and dewy's working directory is not the app's. Write the full path, starting with /.", name, v.V)
+	}
+	return filepath.Clean(v.V)
+}
+
+func (c *compiler) registryBlock(name string) (*RegistryBlock, bool) {
+	for _, r := range c.file.Registries {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+func (c *compiler) notifierBlock(name string) (*NotifierBlock, bool) {
+	for _, n := range c.file.Notifiers {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return nil, false
+}
+
+func (c *compiler) registryNames() []string {
+	var out []string
+	for _, r := range c.file.Registries {
+		out = append(out, r.Name)
+	}
+	return out
+}
+
+func (c *compiler) notifierNames() []string {
+	var out []string
+	for _, n := range c.file.Notifiers {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+func (c *compiler) appNames() []string {
+	var out []string
+	for _, a := range c.file.Apps {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+// parseListen reads "0.0.0.0:8080", "[::]:8080", ":8080", "127.0.0.1:0"
+// is refused (a held port must be fixed), "unix:/run/app.sock".
+func parseListen(raw string) (plan.ListenAddr, string) {
+	if p, ok := strings.CutPrefix(raw, "unix:"); ok {
+		if !filepath.IsAbs(p) {
+			return plan.ListenAddr{}, fmt.Sprintf("%q: a unix socket needs an absolute path, as in unix:/run/app.sock.", raw)
+		}
+		if len(p) > 107 {
+			return plan.ListenAddr{}, fmt.Sprintf("%q: a unix socket path may be at most 107 bytes. Use a shorter path.", raw)
+		}
+		return plan.ListenAddr{Network: "unix", Address: filepath.Clean(p), Raw: raw}, ""
+	}
+	host, port, err := net.SplitHostPort(raw)
+	if err != nil {
+		return plan.ListenAddr{}, fmt.Sprintf("%q is not host:port (%v). Write it as \"0.0.0.0:8080\", \"[::]:8080\", \":8080\" or \"unix:/run/app.sock\".", raw, unwrapAddrError(err))
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return plan.ListenAddr{}, fmt.Sprintf("%q: port %q is not a number from 1 to 65535. dewy holds the socket for every generation, so the port must be fixed.", raw, port)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return plan.ListenAddr{}, fmt.Sprintf("%q: %q is not an IP address. Listen on an IP (\"0.0.0.0\", \"::\", \"127.0.0.1\"): a name could resolve differently at each start.", raw, host)
+	}
+	return plan.ListenAddr{Network: "tcp", Address: net.JoinHostPort(host, port), Raw: raw}, ""
+}
+
+func unwrapAddrError(err error) string {
+	if ae, ok := err.(*net.AddrError); ok {
+		return ae.Err
+	}
+	return err.Error()
+}
+
+// listenClash says how two addresses collide, or "" when they do not.
+func listenClash(a, b plan.ListenAddr) string {
+	if a.Network != b.Network {
+		return ""
+	}
+	if a.Network == "unix" {
+		if a.Address == b.Address {
+			return "is the same socket as"
+		}
+		return ""
+	}
+	ah, ap, _ := net.SplitHostPort(a.Address)
+	bh, bp, _ := net.SplitHostPort(b.Address)
+	if ap != bp {
+		return ""
+	}
+	an, bn := normHost(ah), normHost(bh)
+	switch {
+	case an == bn:
+		return "is the same address as"
+	case an == "" || bn == "" || an == "0.0.0.0" && !strings.Contains(bn, ":") || bn == "0.0.0.0" && !strings.Contains(an, ":") || an == "::" || bn == "::":
+		return "overlaps"
+	}
+	return ""
+}
+
+func normHost(h string) string {
+	if h == "localhost" {
+		return "127.0.0.1"
+	}
+	if ip := net.ParseIP(h); ip != nil {
+		if ip.IsUnspecified() && ip.To4() == nil {
+			return "::"
+		}
+		return ip.String()
+	}
+	return h
+}
+
+func (c *compiler) ready(b *AppBlock) plan.Ready {
+	r := plan.Ready{Delay: time.Second, Timeout: 30 * time.Second, Interval: 100 * time.Millisecond}
+	rb := b.Ready
+	if rb == nil {
+		return r
+	}
+	set := 0
+	if rb.Delay.Set {
+		r.Delay = rb.Delay.V
+	}
+	if rb.Timeout.Set {
+		r.Timeout = rb.Timeout.V
+		if r.Timeout == 0 {
+			c.errorf(rb.Timeout.Range, "Invalid timeout", "A zero ready timeout would kill every new generation at once. Use a duration such as \"30s\".")
+		}
+	}
+	if rb.Interval.Set {
+		r.Interval = rb.Interval.V
+		if r.Interval < 10*time.Millisecond {
+			c.errorf(rb.Interval.Range, "Interval too short", "Probing more often than every 10ms only burns CPU. Use \"100ms\" or more.")
+		}
+	}
+	if rb.HTTP.Set {
+		set++
+		r.HTTP = rb.HTTP.V
+		c.checkProbeHTTP(b, rb.HTTP)
+	}
+	if rb.TCP.Set {
+		set++
+		r.TCP = rb.TCP.V
+		if _, _, err := net.SplitHostPort(r.TCP); err != nil {
+			c.errorf(rb.TCP.Range, "Invalid tcp probe", "%q is not host:port. Write it as \"127.0.0.1:9000\".", r.TCP)
+		} else if h := c.heldMatch(b, r.TCP); h != "" {
+			c.warnProbeHeld(rb.TCP.Range, h)
+		}
+	}
+	if rb.Notify.Set && rb.Notify.V {
+		set++
+		r.Notify = true
+	}
+	if set > 1 {
+		c.errorf(rb.DeclRange, "Conflicting readiness checks", "App %q's ready block sets more than one of http, tcp and notify. Keep one of them.", b.Name)
+	}
+	if set > 0 && rb.Delay.Set {
+		c.warnf(rb.Delay.Range, "Delay ignored", "delay is only used when no probe (http, tcp, notify) is set. Remove it.")
+	}
+	return r
+}
+
+// checkProbeHTTP accepts a path ("/healthz": probed on the generation's own
+// ready socket) or a full http URL.
+func (c *compiler) checkProbeHTTP(b *AppBlock, v Value[string]) {
+	if strings.HasPrefix(v.V, "/") {
+		return
+	}
+	u, err := url.Parse(v.V)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		c.errorf(v.Range, "Invalid http probe", "%q is neither a path nor an http URL. Write a path such as \"/healthz\" (probed on a socket only the new generation serves) or a URL such as \"http://127.0.0.1:8081/healthz\".", v.V)
+		return
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	if h := c.heldMatch(b, net.JoinHostPort(u.Hostname(), port)); h != "" {
+		c.warnProbeHeld(v.Range, h)
+	}
+}
+
+// heldMatch returns the app's listen address that addr would reach.
+func (c *compiler) heldMatch(b *AppBlock, addr string) string {
+	probe, problem := parseListen(addr)
+	if problem != "" {
+		return ""
+	}
+	for _, raw := range b.Listen.V {
+		la, problem := parseListen(raw)
+		if problem == "" && listenClash(la, probe) != "" {
+			return raw
+		}
+	}
+	return ""
+}
+
+func (c *compiler) warnProbeHeld(r hcl.Range, held string) {
+	c.warnf(r, "Readiness probe on a held address",
+		"This probe reaches %q, a socket dewy holds for every generation. During a restart the old generation answers it too, so the new one can be declared ready before it serves, stalling traffic for its whole start-up. Probe a path instead (http = \"/healthz\"): dewy then probes a socket only the new generation serves (DEWY_READY_FD); or use notify = true.", held)
+}
+
+func (c *compiler) stop(b *AppBlock) plan.Stop {
+	s := plan.Stop{Signal: syscall.SIGTERM, Timeout: 30 * time.Second}
+	if b.Stop == nil {
+		return s
+	}
+	if b.Stop.Signal.Set {
+		sig, _, status, why := plan.ParseSignal(b.Stop.Signal.V)
+		switch status {
+		case plan.SignalUnknown:
+			c.errorf(b.Stop.Signal.Range, "Unknown signal", "%q is not a signal name.%s Use a name such as TERM, INT or QUIT.", b.Stop.Signal.V, didYouMean(strings.TrimPrefix(strings.ToUpper(b.Stop.Signal.V), "SIG"), plan.SignalNames()))
+		default:
+			if sig == syscall.SIGSTOP {
+				c.errorf(b.Stop.Signal.Range, "Invalid stop signal", "SIGSTOP %s and only pauses the app. Use TERM, INT or QUIT.", why)
+			}
+			s.Signal = sig
+		}
+	}
+	if b.Stop.Timeout.Set {
+		s.Timeout = b.Stop.Timeout.V
+	}
+	return s
+}
+
+func (c *compiler) restart(b *AppBlock) plan.RestartPolicy {
+	p := plan.RestartPolicy{Policy: "always", Initial: time.Second, Max: time.Minute, Jitter: 0.2, Burst: 5, Window: time.Minute, Cooldown: 5 * time.Minute}
+	rb := b.Restart
+	if rb == nil {
+		return p
+	}
+	if rb.Policy.Set {
+		p.Policy = rb.Policy.V
+	}
+	if rb.Backoff.Set {
+		p.Initial = rb.Backoff.V
+		if p.Initial < 10*time.Millisecond {
+			c.errorf(rb.Backoff.Range, "Backoff too short", "A backoff under 10ms respawns a broken app as fast as the machine allows. Use \"1s\".")
+		}
+	}
+	if rb.MaxBackoff.Set {
+		p.Max = rb.MaxBackoff.V
+	}
+	if p.Max < p.Initial {
+		c.errorf(rb.DeclRange, "Inconsistent backoff", "max_backoff (%s) is shorter than backoff (%s). Make max_backoff at least backoff.", p.Max, p.Initial)
+	}
+	if rb.Jitter.Set {
+		j, err := strconv.ParseFloat(rb.Jitter.V, 64)
+		if err != nil || j < 0 || j > 1 {
+			c.errorf(rb.Jitter.Range, "Invalid jitter", "jitter %q must be a fraction from 0 to 1. Write \"0.2\" for ±20%%.", rb.Jitter.V)
+		} else {
+			p.Jitter = j
+		}
+	}
+	if rb.Burst.Set {
+		p.Burst = rb.Burst.V
+		if p.Burst < 1 {
+			c.errorf(rb.Burst.Range, "Invalid burst", "burst must be at least 1. Use 5.")
+		}
+	}
+	if rb.Window.Set {
+		p.Window = rb.Window.V
+	}
+	if rb.Cooldown.Set {
+		p.Cooldown = rb.Cooldown.V
+	}
+	return p
+}
+
+func (c *compiler) signals() {
+	var overrides []plan.SignalEntry
+	first := map[syscall.Signal]hcl.Range{}
+	for _, b := range c.file.Signals {
+		sig, name, status, why := plan.ParseSignal(b.Name)
+		switch status {
+		case plan.SignalUnknown:
+			c.errorf(b.NameRange, "Unknown signal", "%q is not a signal dewy can map.%s The signals are: %s.", b.Name, didYouMean(strings.TrimPrefix(strings.ToUpper(b.Name), "SIG"), plan.SignalNames()), strings.Join(plan.SignalNames(), ", "))
+			continue
+		case plan.SignalForbidden:
+			c.errorf(b.NameRange, "Signal cannot be mapped", "SIG%s %s. Remove this signal block.", name, why)
+			continue
+		}
+		if r, dup := first[sig]; dup {
+			c.duplicate("signal block", "SIG"+name, r, b.NameRange)
+			continue
+		}
+		first[sig] = b.NameRange
+		spec, ok := c.action(b)
+		if !ok {
+			continue
+		}
+		overrides = append(overrides, plan.SignalEntry{Signal: sig, Action: spec, Origin: fmtPos(b.DeclRange)})
+	}
+	c.p.Signals = plan.NewSignalTable(overrides)
+}
+
+func (c *compiler) action(b *SignalBlock) (actions.Spec, bool) {
+	if !b.Action.Set {
+		return actions.Spec{}, false
+	}
+	def, ok := actions.Lookup(b.Action.V)
+	if !ok {
+		c.errorf(b.Action.Range, "Unknown action", "%q is not an action.%s The actions are: %s.", b.Action.V, didYouMean(b.Action.V, actions.Names()), strings.Join(actions.Names(), ", "))
+		return actions.Spec{}, false
+	}
+	spec := actions.Spec{Name: def.Name}
+	good := true
+	for _, param := range []string{actions.ParamApps, actions.ParamSend} {
+		r, present := b.Present[param]
+		if present && !def.Accepts(param) {
+			var takes []string
+			for _, p := range def.Params {
+				takes = append(takes, p.Name)
+			}
+			hint := "it takes no parameters"
+			if len(takes) > 0 {
+				hint = "it takes " + strings.Join(takes, ", ")
+			}
+			c.errorf(r, "Unsupported action parameter", "The %s action does not use %q (%s). Remove it.", def.Name, param, hint)
+			good = false
+		}
+	}
+	if b.Apps.Set {
+		if len(b.Apps.V) == 0 {
+			c.errorf(b.Apps.Range, "Empty apps list", "An empty apps list would make the action do nothing. Remove apps to act on the default set, or name the apps.")
+			good = false
+		}
+		for _, a := range b.Apps.V {
+			if !contains(c.appNames(), a) {
+				c.errorf(b.Apps.Range, "Unknown app", "The %s action names app %q, which is not defined.%s The apps are: %s.", def.Name, a, didYouMean(a, c.appNames()), strings.Join(c.appNames(), ", "))
+				good = false
+			}
+		}
+		spec.Apps = b.Apps.V
+	}
+	if b.Send.Set && def.Accepts(actions.ParamSend) {
+		sig, name, status, why := plan.ParseSignal(b.Send.V)
+		switch {
+		case status == plan.SignalUnknown && name == "":
+			c.errorf(b.Send.Range, "Unknown signal", "send = %q is not a signal name.%s Use a name such as HUP, USR2 or TERM.", b.Send.V, didYouMean(strings.TrimPrefix(strings.ToUpper(b.Send.V), "SIG"), plan.SignalNames()))
+			good = false
+		case sig == syscall.SIGSTOP || sig == syscall.SIGKILL:
+			c.errorf(b.Send.Range, "Signal cannot be forwarded", "Forwarding SIG%s %s would bypass the app's graceful stop. Use the restart or shutdown action instead.", name, why)
+			good = false
+		default:
+			spec.Send = sig
+		}
+	}
+	return spec, good
+}

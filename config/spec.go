@@ -1,0 +1,237 @@
+package config
+
+import (
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/dewyhq/dewy/actions"
+)
+
+// Kind is the type of an attribute's value, as written in the file.
+type Kind int
+
+// Attribute kinds.
+const (
+	KindString Kind = iota
+	KindBool
+	KindInt
+	KindDuration // a string such as "30s" or "1m"
+	KindSize     // a string such as "10MB" or a number of bytes
+	KindStringList
+	KindStringMap
+)
+
+func (k Kind) String() string {
+	return [...]string{"string", "bool", "number", "duration", "size", "list of strings", "map of strings"}[k]
+}
+
+// AttrSpec declares one attribute.
+type AttrSpec struct {
+	Name     string
+	Kind     Kind
+	Required bool
+	// Default is the value used when the attribute is absent, as written
+	// in the file ("30s", "TERM"); empty means no default.
+	Default string
+	// Enum lists the allowed values of a string attribute.
+	Enum []string
+	Doc  string
+}
+
+// BlockSpec declares one block type and what it may contain.
+type BlockSpec struct {
+	Type string
+	// Label is the name of the block's single label ("name"), or empty
+	// for a block without labels.
+	Label string
+	// Unique blocks may appear once in their parent.
+	Unique bool
+	Doc    string
+	Attrs  []AttrSpec
+	Blocks []BlockSpec
+}
+
+// Attr finds an attribute declaration by name.
+func (b BlockSpec) Attr(name string) (AttrSpec, bool) {
+	for _, a := range b.Attrs {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return AttrSpec{}, false
+}
+
+// Block finds a nested block declaration by type.
+func (b BlockSpec) Block(typ string) (BlockSpec, bool) {
+	for _, c := range b.Blocks {
+		if c.Type == typ {
+			return c, true
+		}
+	}
+	return BlockSpec{}, false
+}
+
+// bodySchema is the hcl schema the decoder checks a body against.
+// Required attributes are checked by the decoder itself, so the message can
+// end with the fix.
+func (b BlockSpec) bodySchema() *hcl.BodySchema {
+	s := &hcl.BodySchema{}
+	for _, a := range b.Attrs {
+		s.Attributes = append(s.Attributes, hcl.AttributeSchema{Name: a.Name})
+	}
+	for _, c := range b.Blocks {
+		bs := hcl.BlockHeaderSchema{Type: c.Type}
+		if c.Label != "" {
+			bs.LabelNames = []string{c.Label}
+		}
+		s.Blocks = append(s.Blocks, bs)
+	}
+	return s
+}
+
+// Agent setting keys, shared by the file, DEWY_* variables and flags.
+const (
+	KeyLogLevel    = "log_level"
+	KeyLogFormat   = "log_format"
+	KeyStateDir    = "state_dir"
+	KeyAdminSocket = "admin_socket"
+)
+
+// DefaultPath is where dewy looks for its config when none is given.
+const DefaultPath = "/etc/dewy.hcl"
+
+// Spec is the whole config language: the root body and every block in it.
+// The decoder, `dewy validate`, the JSON Schema and the reference page are
+// all derived from this one declaration.
+func Spec() BlockSpec {
+	return BlockSpec{
+		Type: "file",
+		Doc:  "A dewy config file. Blocks may appear in any order.",
+		Blocks: []BlockSpec{
+			{
+				Type: "agent", Unique: true,
+				Doc: "Flat settings of the agent itself. Layered: shipped defaults < this block < DEWY_* environment variables < command-line flags.",
+				Attrs: []AttrSpec{
+					{Name: KeyLogLevel, Kind: KindString, Default: "info", Enum: []string{"debug", "info", "warn", "error"}, Doc: "Log level. Env DEWY_LOG_LEVEL, flag --log-level."},
+					{Name: KeyLogFormat, Kind: KindString, Default: "console", Enum: []string{"console", "json"}, Doc: "Log format: console (human, colour on a terminal) or json (one object per line). Env DEWY_LOG_FORMAT, flag --log-format."},
+					{Name: KeyStateDir, Kind: KindString, Default: "/var/lib/dewy", Doc: "Absolute directory for the download cache and state. Env DEWY_STATE_DIR, flag --state-dir."},
+					{Name: KeyAdminSocket, Kind: KindString, Default: "/run/dewy.sock", Doc: "Absolute path of the local control socket. Env DEWY_ADMIN_SOCKET, flag --admin-socket."},
+				},
+			},
+			{
+				Type: "registry", Label: "name",
+				Doc: "Where an app's releases come from. Referenced by name from `app.registry`.",
+				Attrs: []AttrSpec{
+					{Name: "url", Kind: KindString, Required: true, Doc: "file:///dir, ghr://owner/repo, s3://<region>/<bucket>/<prefix>?endpoint=..., gs://<bucket>/<prefix>, or grpc://host:port?no-tls=true. Query options as in the flag style (pre-release, artifact)."},
+					{Name: "pre_release", Kind: KindBool, Default: "false", Doc: "Consider pre-release versions (v1.2.3-rc.1). Overrides ?pre-release= in the URL."},
+					{Name: "artifact", Kind: KindString, Doc: "The release asset to download. Default: picked by OS and architecture. Overrides ?artifact= in the URL."},
+					{Name: "interval", Kind: KindDuration, Default: "1m", Doc: "How often the registry is polled."},
+					{Name: "slot", Kind: KindString, Doc: "Deployment slot: only versions whose build metadata matches (+blue) are deployed."},
+				},
+			},
+			{
+				Type: "notifier", Label: "name",
+				Doc: "Where people hear about deploys, restarts and failures. Referenced by name from `app.notifiers`.",
+				Attrs: []AttrSpec{
+					{Name: "url", Kind: KindString, Required: true, Doc: "slack://channel?title=..&url=.., mail://host:port/to@example.com?from=.., smtp://..., or an https:// webhook."},
+					{Name: "title", Kind: KindString, Doc: "Title of every message. Overrides ?title= in the URL."},
+					{Name: "quiet", Kind: KindBool, Default: "false", Doc: "Only report failures. Overrides ?quiet= in the URL."},
+				},
+			},
+			appSpec(),
+			signalSpec(),
+		},
+	}
+}
+
+func appSpec() BlockSpec {
+	return BlockSpec{
+		Type: "app", Label: "name",
+		Doc: "One supervised application.",
+		Attrs: []AttrSpec{
+			{Name: "command", Kind: KindStringList, Required: true, Doc: "The program and its arguments, run directly (no shell)."},
+			{Name: "registry", Kind: KindString, Doc: "Name of a registry block to deploy releases from. Without one the app is only supervised."},
+			{Name: "dir", Kind: KindString, Doc: "Absolute working directory; holds releases/<id>/ and the `current` link when the app has a registry."},
+			{Name: "listen", Kind: KindStringList, Doc: "Addresses dewy binds and hands to every generation: \"0.0.0.0:8080\", \"[::]:8080\", \"unix:/run/app.sock\"."},
+			{Name: "notifiers", Kind: KindStringList, Doc: "Names of notifier blocks that hear about this app."},
+			{Name: "env", Kind: KindStringMap, Doc: "Extra environment variables for the app."},
+			{Name: "env_file", Kind: KindString, Doc: "Absolute path of a KEY=VALUE file read at every start."},
+			{Name: "user", Kind: KindString, Doc: "Run the app as this user (name or uid); dewy must run as root."},
+			{Name: "group", Kind: KindString, Doc: "Run the app with this group (name or gid)."},
+			{Name: "keep", Kind: KindInt, Default: "7", Doc: "How many releases to keep in releases/."},
+		},
+		Blocks: []BlockSpec{
+			{Type: "ready", Unique: true, Doc: "How dewy learns that a new generation can take traffic. Set at most one of http, tcp and notify; without them dewy waits `delay`.", Attrs: []AttrSpec{
+				{Name: "delay", Kind: KindDuration, Default: "1s", Doc: "Fixed wait after start, used when no probe is set (as Server::Starter's interval)."},
+				{Name: "http", Kind: KindString, Doc: "A path (\"/healthz\") probed on a loopback socket dewy binds for each generation (passed as LISTEN_FDNAMES dewy-ready, DEWY_READY_FD): proves the new generation itself is ready. A full URL is probed as is."},
+				{Name: "tcp", Kind: KindString, Doc: "host:port probed until it accepts a connection."},
+				{Name: "notify", Kind: KindBool, Default: "false", Doc: "Wait for READY=1 on the per-generation NOTIFY_SOCKET, from the new generation's own pid."},
+				{Name: "timeout", Kind: KindDuration, Default: "30s", Doc: "Give up on a new generation after this long: it is killed and the old one keeps serving."},
+				{Name: "interval", Kind: KindDuration, Default: "100ms", Doc: "Pause between probes."},
+			}},
+			{Type: "stop", Unique: true, Doc: "How a generation is stopped.", Attrs: []AttrSpec{
+				{Name: "signal", Kind: KindString, Default: "TERM", Doc: "Signal sent to the app's process group."},
+				{Name: "timeout", Kind: KindDuration, Default: "30s", Doc: "SIGKILL the process group after this long."},
+			}},
+			{Type: "restart", Unique: true, Doc: "What happens when the app exits on its own.", Attrs: []AttrSpec{
+				{Name: "policy", Kind: KindString, Default: "always", Enum: []string{"always", "on-failure", "never"}, Doc: "always, on-failure (non-zero exit or a signal) or never."},
+				{Name: "backoff", Kind: KindDuration, Default: "1s", Doc: "First delay before a restart; doubles on each crash."},
+				{Name: "max_backoff", Kind: KindDuration, Default: "1m", Doc: "Upper bound of the delay."},
+				{Name: "jitter", Kind: KindString, Default: "0.2", Doc: "Random spread of each delay, a fraction between 0 and 1."},
+				{Name: "burst", Kind: KindInt, Default: "5", Doc: "This many exits within `window` is a crash loop."},
+				{Name: "window", Kind: KindDuration, Default: "1m", Doc: "See burst."},
+				{Name: "cooldown", Kind: KindDuration, Default: "5m", Doc: "A crash-looping app is retried after this long, or at once by a manual restart."},
+			}},
+			{Type: "output", Unique: true, Doc: "Where the app's stdout and stderr go. Without this block they are dewy's own (journald under systemd).", Attrs: []AttrSpec{
+				{Name: "file", Kind: KindString, Required: true, Doc: "Absolute path of the log file."},
+				{Name: "max_size", Kind: KindSize, Default: "100MB", Doc: "Rotate when the file grows past this size."},
+				{Name: "keep", Kind: KindInt, Default: "5", Doc: "Rotated files kept (file.1 ... file.N)."},
+			}},
+			{Type: "hooks", Unique: true, Doc: "Shell commands run around a deploy, with DEWY_APP and DEWY_VERSION set.", Attrs: []AttrSpec{
+				{Name: "before_deploy", Kind: KindString, Doc: "Runs before `current` is swapped; a failure aborts the deploy."},
+				{Name: "after_deploy", Kind: KindString, Doc: "Runs after the new release is ready."},
+			}},
+		},
+	}
+}
+
+func signalSpec() BlockSpec {
+	attrs := []AttrSpec{{Name: "action", Kind: KindString, Required: true, Enum: actions.Names(), Doc: "What the signal does."}}
+	seen := map[string]bool{}
+	for _, d := range actions.Vocabulary() {
+		for _, p := range d.Params {
+			if seen[p.Name] {
+				continue
+			}
+			seen[p.Name] = true
+			a := AttrSpec{Name: p.Name, Doc: paramDoc(p.Name)}
+			switch p.Kind {
+			case actions.AppList:
+				a.Kind = KindStringList
+			case actions.SignalName:
+				a.Kind = KindString
+			}
+			attrs = append(attrs, a)
+		}
+	}
+	return BlockSpec{
+		Type: "signal", Label: "name",
+		Doc:   "Maps one Unix signal (\"USR1\" or \"SIGUSR1\") to an action. Overrides that signal's shipped default only; the defaults are HUP ignore, USR1 restart, INT/TERM/QUIT shutdown.",
+		Attrs: attrs,
+	}
+}
+
+// paramDoc joins what each action says of a parameter.
+func paramDoc(name string) string {
+	doc := ""
+	for _, d := range actions.Vocabulary() {
+		for _, p := range d.Params {
+			if p.Name == name {
+				if doc != "" {
+					doc += " "
+				}
+				doc += "With " + string(d.Name) + ": " + p.Doc
+			}
+		}
+	}
+	return doc
+}
