@@ -187,7 +187,7 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 		case len(b.Command.V) == 0:
 			c.errorf(b.Command.Range, "Empty command", "App %q has an empty command, so there is nothing to run. Give the program and its arguments, as in command = [\"/opt/%s/current/%s\"].", b.Name, b.Name, b.Name)
 		case strings.TrimSpace(b.Command.V[0]) == "":
-			c.errorf(b.Command.Range, "Empty command", "The first element of app %q's command is the program to run and must not be empty. Write the program's path first.", b.Name)
+			c.errorf(b.Command.ElemRange(0), "Empty command", "The first element of app %q's command is the program to run and must not be empty. Write the program's path first.", b.Name)
 		default:
 			app.Command = b.Command.V
 		}
@@ -202,9 +202,9 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 			c.errorf(b.DeclRange, "Missing dir", "App %q deploys from registry %q, so it needs a dir for releases/<id>/ and the current link. Add dir = \"/opt/%s\".", b.Name, b.Registry.V, b.Name)
 		}
 	}
-	for _, n := range b.Notifiers.V {
+	for i, n := range b.Notifiers.V {
 		if _, ok := c.notifierBlock(n); !ok {
-			c.errorf(b.Notifiers.Range, "Unknown notifier", "App %q names notifier %q, which is not defined.%s %s", b.Name, n, didYouMean(n, c.notifierNames()), defineHint("notifier", n, c.notifierNames()))
+			c.errorf(b.Notifiers.ElemRange(i), "Unknown notifier", "App %q names notifier %q, which is not defined.%s %s", b.Name, n, didYouMean(n, c.notifierNames()), defineHint("notifier", n, c.notifierNames()))
 		}
 	}
 	app.Notifiers = b.Notifiers.V
@@ -223,10 +223,10 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 		}
 	}
 
-	for _, raw := range b.Listen.V {
+	for i, raw := range b.Listen.V {
 		la, problem := parseListen(raw)
 		if problem != "" {
-			c.errorf(b.Listen.Range, "Invalid listen address", "App %q: %s", b.Name, problem)
+			c.errorf(b.Listen.ElemRange(i), "Invalid listen address", "App %q: %s", b.Name, problem)
 			continue
 		}
 		for _, h := range *held {
@@ -235,10 +235,10 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 				if h.app == b.Name {
 					owner = "this app"
 				}
-				c.errorf(b.Listen.Range, "Duplicate listen address", "%q %s %q, already held by %s at %s. Each address can be held by one app only; change the port.", raw, clash, h.addr.Raw, owner, fmtPos(h.rng))
+				c.errorf(b.Listen.ElemRange(i), "Duplicate listen address", "%q %s %q, already held by %s at %s. Each address can be held by one app only; change the port.", raw, clash, h.addr.Raw, owner, fmtPos(h.rng))
 			}
 		}
-		*held = append(*held, heldAddr{app: b.Name, addr: la, rng: b.Listen.Range})
+		*held = append(*held, heldAddr{app: b.Name, addr: la, rng: b.Listen.ElemRange(i)})
 		app.Listen = append(app.Listen, la)
 	}
 
@@ -375,7 +375,9 @@ func listenClash(a, b plan.ListenAddr) string {
 	switch {
 	case an == bn:
 		return "is the same address as"
-	case an == "" || bn == "" || an == "0.0.0.0" && !strings.Contains(bn, ":") || bn == "0.0.0.0" && !strings.Contains(an, ":") || an == "::" || bn == "::":
+	case an == "::" || bn == "::":
+		return "overlaps (\"[::]\" is dual stack: it takes IPv4 too)"
+	case an == "" || bn == "" || an == "0.0.0.0" && !strings.Contains(bn, ":") || bn == "0.0.0.0" && !strings.Contains(an, ":"):
 		return "overlaps"
 	}
 	return ""
@@ -608,9 +610,9 @@ func (c *compiler) action(b *SignalBlock) (actions.Spec, bool) {
 			c.errorf(b.Apps.Range, "Empty apps list", "An empty apps list would make the action do nothing. Remove apps to act on the default set, or name the apps.")
 			good = false
 		}
-		for _, a := range b.Apps.V {
+		for i, a := range b.Apps.V {
 			if !contains(c.appNames(), a) {
-				c.errorf(b.Apps.Range, "Unknown app", "The %s action names app %q, which is not defined.%s The apps are: %s.", def.Name, a, didYouMean(a, c.appNames()), strings.Join(c.appNames(), ", "))
+				c.errorf(b.Apps.ElemRange(i), "Unknown app", "The %s action names app %q, which is not defined.%s The apps are: %s.", def.Name, a, didYouMean(a, c.appNames()), strings.Join(c.appNames(), ", "))
 				good = false
 			}
 		}

@@ -19,6 +19,17 @@ type Value[T any] struct {
 	V     T
 	Set   bool
 	Range hcl.Range
+	// Elems holds the range of each element of a list value, so a
+	// diagnostic can point at the one element at fault.
+	Elems []hcl.Range
+}
+
+// ElemRange is the range of element i of a list, or of the whole value.
+func (v Value[T]) ElemRange(i int) hcl.Range {
+	if i >= 0 && i < len(v.Elems) {
+		return v.Elems[i]
+	}
+	return v.Range
 }
 
 // content checks body against spec and returns its attributes and blocks.
@@ -179,7 +190,13 @@ func (a *attrs) list(name string) Value[[]string] {
 		}
 		out = append(out, e.AsString())
 	}
-	return Value[[]string]{V: out, Set: true, Range: r}
+	var elems []hcl.Range
+	if exprs, d := hcl.ExprList(a.c.Attributes[name].Expr); !d.HasErrors() && len(exprs) == len(out) {
+		for _, e := range exprs {
+			elems = append(elems, e.Range())
+		}
+	}
+	return Value[[]string]{V: out, Set: true, Range: r, Elems: elems}
 }
 
 func (a *attrs) strMap(name string) Value[map[string]string] {
@@ -377,6 +394,16 @@ func improveUnsupported(diags hcl.Diagnostics, spec BlockSpec) {
 			for _, b := range spec.Blocks {
 				names = append(names, b.Type)
 			}
+		case "Extraneous JSON object property":
+			// The JSON form cannot tell an argument from a block.
+			d.Summary = "Unsupported argument or block"
+			prefix = "No argument or block type is named "
+			for _, a := range spec.Attrs {
+				names = append(names, a.Name)
+			}
+			for _, b := range spec.Blocks {
+				names = append(names, b.Type)
+			}
 		default:
 			continue
 		}
@@ -389,9 +416,9 @@ func improveUnsupported(diags hcl.Diagnostics, spec BlockSpec) {
 			continue
 		}
 		name, _ := strconv.Unquote(q)
-		what := "argument"
-		if d.Summary != "Unsupported argument" {
-			what = "block"
+		what := map[string]string{"Unsupported argument": "argument", "Unsupported block type": "block"}[d.Summary]
+		if what == "" {
+			what = "argument or block"
 		}
 		fix := fmt.Sprintf(" Remove it. The %ss allowed %s are: %s.", what, where, strings.Join(names, ", "))
 		if len(names) == 0 {
@@ -400,7 +427,7 @@ func improveUnsupported(diags hcl.Diagnostics, spec BlockSpec) {
 		if s := suggest(name, names); s != "" {
 			fix = fmt.Sprintf(" Did you mean %q? Rename it, or remove it.", s)
 		}
-		d.Detail = fmt.Sprintf("%s%q is not expected %s.%s", strings.TrimSuffix(prefix, "named "), name, where, fix)
+		d.Detail = fmt.Sprintf("%s %s named %q is not expected %s.%s", strings.ToUpper(article(what)[:1])+article(what)[1:], what, name, where, fix)
 	}
 }
 

@@ -1,0 +1,43 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzLoad feeds arbitrary bytes through parsing, decoding and compiling,
+// in both syntaxes. It must never panic, and a config without errors must
+// always yield a plan with a complete signal table.
+func FuzzLoad(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/*")
+	examples, _ := filepath.Glob("../examples/*/dewy.hcl")
+	files = append(files, examples...)
+	files = append(files, "../dewy.hcl.example")
+	for _, p := range files {
+		if src, err := os.ReadFile(p); err == nil {
+			f.Add(src, filepath.Ext(p) == ".json")
+		}
+	}
+	f.Fuzz(func(t *testing.T, src []byte, asJSON bool) {
+		name := "fuzz.hcl"
+		if asJSON {
+			name = "fuzz.hcl.json"
+		}
+		res := LoadSource(src, name, Inputs{Environ: []string{"DEWY_LOG_LEVEL=debug"}})
+		if res.Diags.HasErrors() {
+			return
+		}
+		if res.Plan == nil {
+			t.Fatal("no errors but no plan")
+		}
+		if len(res.Plan.Signals.Signals()) < 5 {
+			t.Fatalf("signal table lost entries: %v", res.Plan.Signals.Signals())
+		}
+		for _, a := range res.Plan.Apps {
+			if len(a.Command) == 0 {
+				t.Fatalf("app %q compiled without a command", a.Name)
+			}
+		}
+	})
+}

@@ -1,0 +1,3 @@
+app "a" {
+  command = ["/bin/a"
+} # ERROR: Missing item separator

@@ -1,0 +1,1 @@
+# An empty file is valid: the shipped defaults and no apps.
