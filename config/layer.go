@@ -95,7 +95,8 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 	env := map[string]string{}
 	for _, kv := range in.Environ {
 		name, val, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) || envNotSettings[name] {
+		// An empty variable counts as unset, as systemd's Environment= does.
+		if !ok || val == "" || !strings.HasPrefix(name, EnvPrefix) || envNotSettings[name] {
 			continue
 		}
 		key := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))

@@ -43,7 +43,7 @@ func content(body hcl.Body, spec BlockSpec, blockRange hcl.Range) (*hcl.BodyCont
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Missing required argument",
-					Detail:   fmt.Sprintf("%s %s block needs the argument %q (%s) Add it: %s = ...", strings.ToUpper(article(spec.Type)[:1])+article(spec.Type)[1:], spec.Type, a.Name, a.Doc, a.Name),
+					Detail:   fmt.Sprintf("%s %s block needs the argument %q: %s Add %s = ... to the block.", strings.ToUpper(article(spec.Type)[:1])+article(spec.Type)[1:], spec.Type, a.Name, lowerFirst(a.Doc), a.Name),
 					Subject:  blockRange.Ptr(),
 				})
 			}
@@ -436,4 +436,11 @@ func article(word string) string {
 		return "an"
 	}
 	return "a"
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
