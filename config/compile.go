@@ -85,7 +85,7 @@ func (c *compiler) registries() {
 			continue
 		}
 		first[b.Name] = b.NameRange
-		reg := plan.Registry{Name: b.Name, Origin: fmtPos(b.DeclRange), Interval: time.Minute}
+		reg := plan.Registry{Name: b.Name, Origin: fmtPos(b.DeclRange), Interval: defDuration("registry", "interval")}
 		if b.URL.Set {
 			u, problem := parseURL(b.URL.V, registryRules, "registry")
 			if problem != "" {
@@ -180,7 +180,7 @@ func (c *compiler) apps() {
 }
 
 func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
-	app := plan.App{Name: b.Name, Origin: fmtPos(b.DeclRange), Keep: 7, Env: b.Env.V, User: b.User.V, Group: b.Group.V}
+	app := plan.App{Name: b.Name, Origin: fmtPos(b.DeclRange), Keep: defInt("app", "keep"), Env: b.Env.V, User: b.User.V, Group: b.Group.V}
 
 	if b.Command.Set {
 		switch {
@@ -246,7 +246,7 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 	app.Stop = c.stop(b)
 	app.Restart = c.restart(b)
 	if b.Output != nil {
-		app.Output = plan.Output{File: c.absPath(b.Output.File, "file"), MaxSize: 100 * 1000 * 1000, Keep: 5}
+		app.Output = plan.Output{File: c.absPath(b.Output.File, "file"), MaxSize: defSize("output", "max_size"), Keep: defInt("output", "keep")}
 		if b.Output.MaxSize.Set {
 			app.Output.MaxSize = b.Output.MaxSize.V
 		}
@@ -397,7 +397,7 @@ func normHost(h string) string {
 }
 
 func (c *compiler) ready(b *AppBlock) plan.Ready {
-	r := plan.Ready{Delay: time.Second, Timeout: 30 * time.Second, Interval: 100 * time.Millisecond}
+	r := plan.Ready{Delay: defDuration("ready", "delay"), Timeout: defDuration("ready", "timeout"), Interval: defDuration("ready", "interval")}
 	rb := b.Ready
 	if rb == nil {
 		return r
@@ -486,7 +486,7 @@ func (c *compiler) warnProbeHeld(r hcl.Range, held string) {
 }
 
 func (c *compiler) stop(b *AppBlock) plan.Stop {
-	s := plan.Stop{Signal: syscall.SIGTERM, Timeout: 30 * time.Second}
+	s := plan.Stop{Signal: defSignal("stop", "signal"), Timeout: defDuration("stop", "timeout")}
 	if b.Stop == nil {
 		return s
 	}
@@ -509,7 +509,8 @@ func (c *compiler) stop(b *AppBlock) plan.Stop {
 }
 
 func (c *compiler) restart(b *AppBlock) plan.RestartPolicy {
-	p := plan.RestartPolicy{Policy: "always", Initial: time.Second, Max: time.Minute, Jitter: 0.2, Burst: 5, Window: time.Minute, Cooldown: 5 * time.Minute}
+	p := plan.RestartPolicy{Policy: defString("restart", "policy"), Initial: defDuration("restart", "backoff"), Max: defDuration("restart", "max_backoff"),
+		Jitter: defFloat("restart", "jitter"), Burst: defInt("restart", "burst"), Window: defDuration("restart", "window"), Cooldown: defDuration("restart", "cooldown")}
 	rb := b.Restart
 	if rb == nil {
 		return p

@@ -302,3 +302,21 @@ func TestParseDurationAndSize(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecDefaultsParse compiles a config that leaves every default in
+// place, so a bad default declaration panics here first.
+func TestSpecDefaultsParse(t *testing.T) {
+	p := compileOK(t, `
+registry "r" { url = "file:///r" }
+app "a" {
+  command = ["/a"]
+  ready {}
+  stop {}
+  restart {}
+  output { file = "/var/log/a.log" }
+}`, Inputs{})
+	a := p.Apps[0]
+	if a.Ready.Delay != time.Second || a.Stop.Signal != syscall.SIGTERM || a.Restart.Policy != "always" || a.Output.MaxSize != 100e6 || a.Keep != 7 || p.Registries["r"].Interval != time.Minute {
+		t.Errorf("defaults: %+v %+v", a, p.Registries["r"])
+	}
+}
