@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -26,6 +27,11 @@ type cliEnv struct {
 	environ []string
 	stdout  io.Writer
 	stderr  io.Writer
+	// signals receives the signals registered with notify.
+	signals <-chan os.Signal
+	notify  func(...os.Signal)
+	// self returns dewy's own executable, the LISTEN_PID shim.
+	self func() (string, error)
 }
 
 func (e cliEnv) getenv(name string) string {

@@ -5,16 +5,27 @@ package main
 
 import (
 	"os"
+	"os/signal"
+
+	"github.com/dewyhq/dewy/engine/proc"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
 func main() {
+	// dewy re-executes itself as a tiny shim in front of every app, to set
+	// LISTEN_PID to the app's own pid; that must happen before anything.
+	proc.MaybeRunShim()
+
+	sigs := make(chan os.Signal, 64)
 	os.Exit(runCLI(cliEnv{
 		args:    os.Args[1:],
 		environ: os.Environ(),
 		stdout:  os.Stdout,
 		stderr:  os.Stderr,
+		signals: sigs,
+		notify:  func(s ...os.Signal) { signal.Notify(sigs, s...) },
+		self:    os.Executable,
 	}))
 }

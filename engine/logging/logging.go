@@ -6,7 +6,6 @@ package logging
 import (
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -31,7 +30,7 @@ func New(w io.Writer, o Options) (zerolog.Logger, error) {
 	switch o.Format {
 	case "json":
 	case "console":
-		out = zerolog.ConsoleWriter{Out: w, NoColor: !o.Color, TimeFormat: time.RFC3339}
+		out = zerolog.ConsoleWriter{Out: w, NoColor: !o.Color, TimeFormat: "2006-01-02T15:04:05.000Z07:00"}
 	default:
 		return zerolog.Nop(), fmt.Errorf("log format %q: want console or json", o.Format)
 	}

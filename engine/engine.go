@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dewyhq/dewy/actions"
+	"github.com/dewyhq/dewy/engine/event"
+	"github.com/dewyhq/dewy/engine/ids"
+	"github.com/dewyhq/dewy/engine/plan"
+	"github.com/dewyhq/dewy/engine/proc"
+	"github.com/dewyhq/dewy/engine/sdnotify"
+	"github.com/dewyhq/dewy/engine/sockets"
+	"github.com/dewyhq/dewy/engine/supervisor"
+)
+
+// Options are everything the engine needs from the outside world.
+type Options struct {
+	Plan *plan.Plan
+	// Signals delivers the signals the caller registered (every signal of
+	// Plan's table, registered before Run so none is lost at start-up).
+	Signals <-chan os.Signal
+	// Register adds signals to those delivered on Signals. The engine calls
+	// it after a reload with the new table; it never unregisters a signal,
+	// so a signal whose block was removed is logged instead of killing dewy.
+	Register func(...os.Signal)
+	// Reload re-reads and compiles the config file. It returns an error
+	// (already explaining the diagnostics) when the file is not valid.
+	Reload func(ctx context.Context) (*plan.Plan, error)
+	Logger zerolog.Logger
+	// Shim is the executable that sets LISTEN_PID and execs each app
+	// (dewy's own, os.Executable()); empty starts apps directly.
+	Shim string
+	// Environ is the base environment of the apps (dewy's own).
+	Environ []string
+	// Notify reaches systemd when dewy runs as Type=notify; nil otherwise.
+	Notify *sdnotify.Notifier
+	// Events, when set, is the bus the engine publishes to; otherwise it
+	// makes its own. Subscribe before Run to see every event.
+	Events *event.Bus
+	// IDs makes the ULIDs of events; nil makes a new source.
+	IDs *ids.Source
+	// Pid is dewy's pid, for the "received signal" log line.
+	Pid int
+	// Subreaper makes dewy the reaper of its apps' escaped grandchildren.
+	Subreaper bool
+}
+
+// Engine runs a plan. Create it with New and call Run once.
+type Engine struct {
+	o     Options
+	log   zerolog.Logger
+	bus   *event.Bus
+	ids   *ids.Source
+	spawn *proc.Spawner
+
+	// calls carries work to the loop goroutine, which owns the state below.
+	calls    chan func()
+	shutdown chan string
+	loopDone chan struct{}
+
+	// Owned by the loop goroutine.
+	plan     *plan.Plan
+	apps     map[string]*appRun
+	running  map[syscall.Signal]bool
+	pending  map[syscall.Signal]bool
+	shutting bool
+
+	// appsWG counts running supervisors; actionsWG running actions.
+	appsWG    sync.WaitGroup
+	actionsWG sync.WaitGroup
+	// schedCtx is the scheduler's: deploys and polls run under it and stop
+	// when shutdown begins.
+	schedCtx    context.Context
+	schedCancel context.CancelFunc
+	appsCtx     context.Context
+	// reloadMu serialises reloads (only one reload applies at a time).
+	reloadMu sync.Mutex
+}
+
+// appRun is one running supervisor and the sockets it was given.
+type appRun struct {
+	def   plan.App
+	sup   *supervisor.Supervisor
+	socks *sockets.Set
+	// ownsSockets: this run bound socks (a replacement after a reload
+	// shares its predecessor's and the last owner closes them).
+	ownsSockets bool
+	cancel      context.CancelFunc
+}
+
+// New returns an engine for o.Plan.
+func New(o Options) *Engine {
+	if o.IDs == nil {
+		o.IDs = ids.NewSource()
+	}
+	if o.Events == nil {
+		o.Events = event.NewBus()
+	}
+	if o.Pid == 0 {
+		o.Pid = os.Getpid()
+	}
+	if o.Register == nil {
+		o.Register = func(...os.Signal) {}
+	}
+	return &Engine{
+		o:        o,
+		log:      o.Logger,
+		bus:      o.Events,
+		ids:      o.IDs,
+		calls:    make(chan func()),
+		shutdown: make(chan string, 4),
+		loopDone: make(chan struct{}),
+		plan:     o.Plan,
+		apps:     map[string]*appRun{},
+		running:  map[syscall.Signal]bool{},
+		pending:  map[syscall.Signal]bool{},
+	}
+}
+
+// Run supervises the plan's apps and dispatches signals until a shutdown
+// action (or ctx ending) has stopped every app. It returns nil after a
+// clean shutdown, or an error when the apps could not be started.
+func (e *Engine) Run(ctx context.Context) error {
+	if e.o.Subreaper {
+		if err := proc.SetSubreaper(); err != nil {
+			e.log.Warn().Err(err).Msg("cannot become a child subreaper; escaped grandchildren of apps will be reaped by init")
+		}
+	}
+	// The spawner outlives every supervisor: its locked thread's death
+	// SIGKILLs the children it started (PR_SET_PDEATHSIG).
+	spawnCtx, stopSpawner := context.WithCancel(context.WithoutCancel(ctx))
+	e.spawn = proc.NewSpawner(proc.SpawnerOptions{Shim: e.o.Shim, ReapOrphans: e.o.Subreaper, Logger: e.log})
+	spawnDone := make(chan error, 1)
+	go func() { spawnDone <- e.spawn.Run(spawnCtx) }()
+	defer func() {
+		stopSpawner()
+		<-spawnDone
+	}()
+
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	logDone := e.startEventLog(logCtx)
+	defer func() {
+		stopLog()
+		<-logDone
+	}()
+
+	e.schedCtx, e.schedCancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer e.schedCancel()
+	var stopApps context.CancelFunc
+	e.appsCtx, stopApps = context.WithCancel(context.WithoutCancel(ctx))
+	defer stopApps()
+
+	for _, a := range e.plan.Apps {
+		if err := e.startApp(a, nil); err != nil {
+			e.log.Error().Err(err).Msg("cannot start; stopping the apps already started")
+			stopApps()
+			e.appsWG.Wait()
+			e.closeSockets()
+			return err
+		}
+	}
+	go e.announceReady(e.appsCtx)
+
+	err := e.loop(ctx, stopApps)
+	e.actionsWG.Wait()
+	e.closeSockets()
+	return err
+}
+
+// startApp binds the app's sockets (unless socks is given), starts its
+// supervisor and records it in e.apps. It runs on the loop goroutine, or
+// before the loop starts.
+func (e *Engine) startApp(a plan.App, socks *sockets.Set) error {
+	r, err := e.newAppRun(a, socks)
+	if err != nil {
+		return err
+	}
+	e.apps[a.Name] = r
+	return nil
+}
+
+// newAppRun binds (unless socks is given) and starts one supervisor under
+// e.appsCtx, counted in appsWG. It must run on the loop goroutine (or
+// before the loop starts), never after shutdown began.
+func (e *Engine) newAppRun(a plan.App, socks *sockets.Set) (*appRun, error) {
+	owned := false
+	if socks == nil && len(a.Listen) > 0 {
+		s, err := sockets.Bind(e.appsCtx, a.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", a.Name, err)
+		}
+		socks, owned = s, true
+	}
+	log := e.log.With().Str("app", a.Name).Logger()
+	sup := supervisor.New(supervisor.Options{
+		App: a, Sockets: socks, Spawner: e.spawn, Logger: log,
+		Emit: e.emit, Environ: e.o.Environ,
+	})
+	ctx, cancel := context.WithCancel(e.appsCtx)
+	r := &appRun{def: a, sup: sup, socks: socks, ownsSockets: owned, cancel: cancel}
+	e.appsWG.Add(1)
+	go func() {
+		defer e.appsWG.Done()
+		if err := sup.Run(ctx); err != nil {
+			log.Error().Err(err).Msg("supervisor failed")
+		}
+	}()
+	return r, nil
+}
+
+func (e *Engine) closeSockets() {
+	for _, a := range e.apps {
+		if a.socks != nil && a.ownsSockets {
+			_ = a.socks.Close()
+		}
+	}
+}
+
+// emit publishes an event with a fresh ULID.
+func (e *Engine) emit(ev actions.Event) {
+	id := e.ids.New()
+	e.bus.Publish(event.Event{ID: id, Time: ulidTime(id), Kind: ev.Kind, Message: ev.Message, Apps: ev.Apps})
+}
+
+// startEventLog is the subscriber that logs every event until the notifier
+// issue adds the real receivers.
+func (e *Engine) startEventLog(ctx context.Context) <-chan struct{} {
+	sub := e.bus.Subscribe(256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer sub.Cancel()
+		_ = event.Drain(ctx, sub, func(ev event.Event) {
+			e.log.Info().Str("event", ev.Kind).Str("id", ev.ID.String()).Strs("apps", ev.Apps).Msg(ev.Message)
+		})
+	}()
+	return done
+}
+
+// call runs fn on the loop goroutine and waits for it. It returns false
+// when the loop has ended.
+func (e *Engine) call(fn func()) bool {
+	done := make(chan struct{})
+	select {
+	case e.calls <- func() { fn(); close(done) }:
+		<-done
+		return true
+	case <-e.loopDone:
+		return false
+	}
+}
+
+// errEngineStopped is returned by target calls after the loop ended.
+var errEngineStopped = errors.New("dewy is shutting down")
