@@ -533,3 +533,21 @@ func countFDs(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// TestChildPIDs: both ways of listing this process's children find one.
+func TestChildPIDs(t *testing.T) {
+	c := exec.Command("sleep", "10")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Process.Kill(); _ = c.Wait() }()
+	for name, list := range map[string]func() []int{"task children files": childPIDs, "/proc scan": childPIDsByScan} {
+		found := false
+		for _, pid := range list() {
+			found = found || pid == c.Process.Pid
+		}
+		if !found {
+			t.Errorf("%s: child %d not listed", name, c.Process.Pid)
+		}
+	}
+}

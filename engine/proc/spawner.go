@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,9 +158,14 @@ func describeWait(ws unix.WaitStatus) string {
 	}
 }
 
-// childPIDs lists the children of every thread of this process.
+// childPIDs lists the children of every thread of this process, from
+// /proc/self/task/*/children, or, on a kernel without that file
+// (CONFIG_PROC_CHILDREN), from the parent pid of every process.
 func childPIDs() []int {
 	paths, _ := filepath.Glob("/proc/self/task/*/children")
+	if len(paths) == 0 {
+		return childPIDsByScan()
+	}
 	var out []int
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
@@ -168,6 +175,36 @@ func childPIDs() []int {
 		for _, f := range strings.Fields(string(b)) {
 			var pid int
 			if _, err := fmt.Sscan(f, &pid); err == nil && pid > 0 {
+				out = append(out, pid)
+			}
+		}
+	}
+	return out
+}
+
+func childPIDsByScan() []int {
+	self := strconv.Itoa(os.Getpid())
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	var out []int
+	for _, n := range names {
+		if n[0] < '0' || n[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + n + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		if f := strings.Fields(string(b[i+1:])); len(f) > 1 && f[1] == self {
+			if pid, err := strconv.Atoi(n); err == nil {
 				out = append(out, pid)
 			}
 		}

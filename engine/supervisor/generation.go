@@ -148,7 +148,7 @@ func (s *Supervisor) onExit(g *generation) {
 		s.finishOp(op.err)
 	case op != nil && op.old == g:
 		if op.phase == phaseRetire {
-			s.finishOp(nil)
+			s.maybeRetired(g)
 			return
 		}
 		// The old generation died on its own while its successor starts:

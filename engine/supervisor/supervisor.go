@@ -116,6 +116,7 @@ type Supervisor struct {
 	timer      *time.Timer
 	timerC     <-chan time.Time
 	shutting   bool
+	stops      int // stop goroutines whose stopDoneEvent has not arrived
 }
 
 // generation is one started instance of the app.
@@ -135,6 +136,7 @@ type generation struct {
 	ready    bool
 	exited   bool
 	stopping bool
+	stopDone bool
 }
 
 type restartPhase int
@@ -166,6 +168,11 @@ type signalReq struct {
 }
 
 type exitEvent struct{ g *generation }
+
+type stopDoneEvent struct {
+	g   *generation
+	err error
+}
 
 type readyEvent struct {
 	g   *generation
@@ -293,9 +300,15 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.stopCtx, s.stopCancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.stopCancel()
 
-	s.startWorker("start")
+	if ctx.Err() == nil {
+		select {
+		case <-s.killCh:
+		default:
+			s.startWorker("start")
+		}
+	}
 	ctxDone, killCh := ctx.Done(), s.killCh
-	for !s.shutting || len(s.gens) > 0 {
+	for !s.shutting || len(s.gens) > 0 || s.stops > 0 {
 		select {
 		case <-ctxDone:
 			ctxDone = nil
@@ -309,6 +322,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 				s.onExit(ev.g)
 			case readyEvent:
 				s.onReady(ev.g, ev.err)
+			case stopDoneEvent:
+				s.onStopDone(ev.g, ev.err)
 			}
 		case r := <-s.reqs:
 			s.onRequest(r)
@@ -482,21 +497,40 @@ func (s *Supervisor) kill() {
 }
 
 // stopGeneration sends g its stop signal and SIGKILL after the stop timeout,
-// from a goroutine Run waits for. g's exit arrives as an exitEvent.
+// from a goroutine whose result arrives as a stopDoneEvent (g's exit
+// arrives as an exitEvent, in either order). Run receives both.
 func (s *Supervisor) stopGeneration(g *generation) {
 	g.stopping = true
 	g.log.Info().Str("signal", actions.SignalString(s.stop.Signal)).Dur("timeout", s.stop.Timeout).Msg("stopping generation")
+	s.stops++
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := g.proc.Stop(s.stopCtx, s.stop.Signal, s.stop.Timeout)
-		switch {
-		case errors.Is(err, proc.ErrKilled):
-			g.log.Warn().Err(err).Msg("generation did not stop in time and was killed")
-		case err != nil && s.stopCtx.Err() == nil:
-			g.log.Error().Err(err).Msg("stop generation")
-		}
+		s.events <- stopDoneEvent{g, g.proc.Stop(s.stopCtx, s.stop.Signal, s.stop.Timeout)}
 	}()
+}
+
+func (s *Supervisor) onStopDone(g *generation, err error) {
+	s.stops--
+	g.stopDone = true
+	switch {
+	case errors.Is(err, proc.ErrKilled):
+		g.log.Warn().Err(err).Msg("generation did not stop in time and was killed")
+	case err != nil && s.stopCtx.Err() == nil:
+		g.log.Error().Err(err).Msg("stop generation")
+	case err == nil:
+		g.log.Debug().Msg("generation stopped")
+	}
+	s.maybeRetired(g)
+}
+
+// maybeRetired finishes a restart once the generation it replaces has
+// exited and its stop (which waits for the rest of its process group) is
+// over.
+func (s *Supervisor) maybeRetired(g *generation) {
+	if op := s.op; op != nil && op.old == g && op.phase == phaseRetire && g.exited && g.stopDone {
+		s.finishOp(nil)
+	}
 }
 
 func (s *Supervisor) cancelTimer() {

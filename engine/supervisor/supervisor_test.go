@@ -503,8 +503,7 @@ func TestKill(t *testing.T) {
 // manual Restart starts a worker again.
 func TestExitPolicyAndReopenLogs(t *testing.T) {
 	h := newHarness(t, "", func(a *plan.App) {
-		a.Listen = nil
-		a.Ready = plan.Ready{Delay: 10 * time.Millisecond}
+		a.Listen = nil // a nil Set; readiness still gets its own listener
 		a.Restart.Policy = "on-failure"
 	})
 	h.start()

@@ -1,0 +1,398 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// End-to-end tests: the real dewy binary, the real example app, real
+// signals sent with kill(2), real sockets.
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func binaries(t *testing.T) (dewy, app string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds binaries and runs processes")
+	}
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "dewy-e2e")
+		if buildErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", binDir+"/", "github.com/dewyhq/dewy/cmd/dewy", "github.com/dewyhq/dewy/examples/apps/httpserver").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "dewy"), filepath.Join(binDir, "httpserver")
+}
+
+type dewyProc struct {
+	cmd  *exec.Cmd
+	addr string
+	log  *lockedBuf
+	done chan struct{}
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startDewy(t *testing.T, extra string) *dewyProc {
+	t.Helper()
+	dewy, app := binaries(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "dewy.hcl")
+	src := fmt.Sprintf(`
+agent {
+  log_format = "json"
+  log_level  = "debug"
+}
+app "web" {
+  command = [%q, "-startup-delay", "50ms", "-first-request-grace", "300ms"]
+  listen  = [%q]
+  ready {
+    http     = "/healthz"
+    interval = "20ms"
+  }
+  stop {
+    timeout = "10s"
+  }
+}
+%s`, app, addr, extra)
+	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := &dewyProc{cmd: exec.Command(dewy, "-c", cfg, "--state-dir", dir), addr: addr, log: &lockedBuf{}, done: make(chan struct{})}
+	d.cmd.Stderr = d.log
+	d.cmd.Stdout = io.Discard
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(20 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("dewy log:\n%s", d.log.String())
+		}
+	})
+	waitFor(t, "dewy to serve", 30*time.Second, func() bool { _, err := fetch(addr); return err == nil })
+	return d
+}
+
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// fetch returns the app's pid and generation.
+func fetch(addr string) (pidGen [2]int, err error) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return pidGen, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return pidGen, fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	_, err = fmt.Sscanf(strings.TrimSpace(string(b)), "pid=%d generation=%d", &pidGen[0], &pidGen[1])
+	return pidGen, err
+}
+
+// procInfo is one process from /proc.
+type procInfo struct {
+	pid, ppid int
+	state     string
+}
+
+func processes() []procInfo {
+	var out []procInfo
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		out = append(out, procInfo{pid: pid, ppid: ppid, state: f[0]})
+	}
+	return out
+}
+
+func children(pid int) (live, zombies int) {
+	for _, p := range processes() {
+		if p.ppid != pid {
+			continue
+		}
+		if p.state == "Z" {
+			zombies++
+		} else {
+			live++
+		}
+	}
+	return
+}
+
+func alive(pid int) bool {
+	for _, p := range processes() {
+		if p.pid == pid {
+			return p.state != "Z"
+		}
+	}
+	return false
+}
+
+func fdCount(pid int) int {
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(ents)
+}
+
+// kill -9 of dewy leaves no app process alive (parent-death signal).
+func TestKill9OfDewyLeavesNoApp(t *testing.T) {
+	d := startDewy(t, "")
+	pg, err := fetch(d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-d.done
+	waitFor(t, "the app to die with dewy", 10*time.Second, func() bool { return !alive(pg[0]) })
+}
+
+// 200 USR1 signals in one second: never more than two generations at once,
+// no zombies, no leaked descriptors, far fewer restarts than signals, and
+// the app keeps serving.
+func TestUSR1StormWithRealSignals(t *testing.T) {
+	d := startDewy(t, "")
+	pid := d.cmd.Process.Pid
+	fdsBefore := fdCount(pid)
+	var maxLive atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			live, _ := children(pid)
+			if int64(live) > maxLive.Load() {
+				maxLive.Store(int64(live))
+			}
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Wait until restarts have settled: the generation stays put for 1 s.
+	var last [2]int
+	waitFor(t, "restarts to settle", 60*time.Second, func() bool {
+		a, err := fetch(d.addr)
+		if err != nil {
+			return false
+		}
+		time.Sleep(time.Second)
+		b, err := fetch(d.addr)
+		last = b
+		return err == nil && a == b && strings.Count(d.log.String(), "restart complete") == b[1]-1
+	})
+	close(stop)
+	<-sampled
+	if m := maxLive.Load(); m > 2 {
+		t.Errorf("%d app processes alive at once; never more than two generations", m)
+	}
+	if last[1] < 2 || last[1] > 40 {
+		t.Errorf("generation %d after 200 USR1: restarts were not coalesced", last[1])
+	}
+	live, zombies := children(pid)
+	if live != 1 || zombies != 0 {
+		t.Errorf("after the storm: %d live children, %d zombies; want 1 and 0", live, zombies)
+	}
+	if after := fdCount(pid); after > fdsBefore+2 {
+		t.Errorf("dewy's descriptors grew from %d to %d over the storm", fdsBefore, after)
+	}
+	t.Logf("200 USR1 -> %d restarts", last[1]-1)
+}
+
+// Requests from concurrent clients, half of them opening a new connection
+// per request, across graceful restarts: not one fails.
+func TestRestartsUnderLoadDropNothing(t *testing.T) {
+	d := startDewy(t, "")
+	pid := d.cmd.Process.Pid
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := &http.Transport{DisableKeepAlives: i%2 == 0, MaxIdleConnsPerHost: 1}
+			c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
+			defer tr.CloseIdleConnections()
+			for n := 0; n < 20000; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get("http://" + d.addr + "/")
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	const restarts = 5
+	for r := 1; r <= restarts; r++ {
+		if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "restart to complete", 30*time.Second, func() bool {
+			return strings.Count(d.log.String(), "restart complete") >= r
+		})
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed across %d restarts; first: %v", failed.Load(), ok.Load()+failed.Load(), restarts, firstErr.Load())
+	}
+	if ok.Load() < 100 {
+		t.Errorf("only %d requests succeeded: the load did not run", ok.Load())
+	}
+	t.Logf("%d requests, %d failed, %d restarts", ok.Load()+failed.Load(), failed.Load(), restarts)
+}
+
+// The default table ignores HUP: the app is untouched; dewy logs the signal.
+func TestHUPIsIgnoredByDefault(t *testing.T) {
+	d := startDewy(t, "")
+	before, _ := fetch(d.addr)
+	if err := syscall.Kill(d.cmd.Process.Pid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the signal to be logged", 10*time.Second, func() bool {
+		return strings.Contains(d.log.String(), `"signal":"SIGHUP","message":"received signal"`) ||
+			strings.Contains(d.log.String(), `"message":"signal ignored by dewy`)
+	})
+	after, err := fetch(d.addr)
+	if err != nil || after != before {
+		t.Errorf("HUP changed the app: %v -> %v (%v)", before, after, err)
+	}
+}
+
+// SIGTERM: the seed's order, exit code 0, no app left.
+func TestTERMShutsDownInOrder(t *testing.T) {
+	d := startDewy(t, "")
+	pg, _ := fetch(d.addr)
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("dewy did not exit")
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if alive(pg[0]) {
+		t.Error("app alive after dewy exited")
+	}
+	var order []string
+	sc := bufio.NewScanner(strings.NewReader(d.log.String()))
+	for sc.Scan() {
+		for _, m := range []string{"scheduler stopped", "stopped by SIGTERM", "stopping the app", "all apps stopped"} {
+			if strings.Contains(sc.Text(), m) {
+				order = append(order, m)
+			}
+		}
+	}
+	if strings.Join(order, "|") != "scheduler stopped|stopped by SIGTERM|stopping the app|all apps stopped" {
+		t.Errorf("shutdown order %v", order)
+	}
+}
