@@ -396,3 +396,72 @@ func TestTERMShutsDownInOrder(t *testing.T) {
 		t.Errorf("shutdown order %v", order)
 	}
 }
+
+// Under systemd Type=notify: READY=1 once the apps are up, RELOADING=1 and
+// READY=1 around a reload, STOPPING=1 at shutdown. A reload of a broken
+// file changes nothing; a good one replaces the changed app.
+func TestSystemdNotifyAndReloadBySignal(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var states lockedBuf
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ln.Read(buf)
+			if err != nil {
+				return
+			}
+			states.Write(append(buf[:n:n], '\n'))
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	d := startDewy(t, `signal "USR2" { action = "reload" }`)
+	waitFor(t, "READY=1", 10*time.Second, func() bool { return strings.Contains(states.String(), "READY=1") })
+	before, _ := fetch(d.addr)
+	cfg := d.cmd.Args[2]
+	good, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A broken file: diagnostics in the log, the app untouched.
+	if err := os.WriteFile(cfg, append(good, []byte("\nsignal \"KILL\" { action = \"ignore\" }\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = syscall.Kill(d.cmd.Process.Pid, syscall.SIGUSR2)
+	waitFor(t, "the reload to be refused", 10*time.Second, func() bool {
+		return strings.Contains(d.log.String(), "the config file has errors; everything keeps running as it is")
+	})
+	if !strings.Contains(d.log.String(), "Signal cannot be mapped") {
+		t.Error("the refused reload does not log the diagnostic")
+	}
+	if now, _ := fetch(d.addr); now != before {
+		t.Errorf("a refused reload changed the app: %v -> %v", before, now)
+	}
+
+	// A good change: the app's command changes, so it is replaced gracefully.
+	changed := strings.Replace(string(good), `"-startup-delay", "50ms"`, `"-startup-delay", "60ms"`, 1)
+	if err := os.WriteFile(cfg, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_ = syscall.Kill(d.cmd.Process.Pid, syscall.SIGUSR2)
+	waitFor(t, "the reload to apply", 30*time.Second, func() bool { return strings.Contains(d.log.String(), "reload applied") })
+	after, err := fetch(d.addr)
+	if err != nil || after[0] == before[0] {
+		t.Errorf("the changed app was not replaced: %v -> %v (%v)", before, after, err)
+	}
+	if !strings.Contains(states.String(), "RELOADING=1") {
+		t.Errorf("no RELOADING=1; states:\n%s", states.String())
+	}
+
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	<-d.done
+	if !strings.Contains(states.String(), "STOPPING=1") {
+		t.Errorf("no STOPPING=1; states:\n%s", states.String())
+	}
+}

@@ -6,6 +6,9 @@ package main
 import (
 	"os"
 	"os/signal"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/dewyhq/dewy/engine/proc"
 )
@@ -17,6 +20,11 @@ func main() {
 	// dewy re-executes itself as a tiny shim in front of every app, to set
 	// LISTEN_PID to the app's own pid; that must happen before anything.
 	proc.MaybeRunShim()
+
+	// zerolog's duration format is process-wide: log durations as seconds
+	// ("timeout":30), not as an unlabelled count of milliseconds.
+	zerolog.DurationFieldUnit = time.Second
+	zerolog.DurationFieldInteger = false
 
 	sigs := make(chan os.Signal, 64)
 	os.Exit(runCLI(cliEnv{
