@@ -21,10 +21,11 @@ func main() {
 	// LISTEN_PID to the app's own pid; that must happen before anything.
 	proc.MaybeRunShim()
 
-	// zerolog's duration format is process-wide: log durations as seconds
-	// ("timeout":30), not as an unlabelled count of milliseconds.
+	// zerolog's formats are process-wide: durations as seconds ("timeout":30,
+	// not an unlabelled count of milliseconds), times to the millisecond.
 	zerolog.DurationFieldUnit = time.Second
 	zerolog.DurationFieldInteger = false
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 
 	sigs := make(chan os.Signal, 64)
 	os.Exit(runCLI(cliEnv{
