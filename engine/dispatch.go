@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
 	"syscall"
@@ -90,7 +91,12 @@ func (e *Engine) dispatch(ctx context.Context, sig syscall.Signal, done chan<- s
 	e.actionsWG.Add(1)
 	go func() {
 		defer e.actionsWG.Done()
-		if err := act.Run(e.schedCtxFor(ctx, entry.Action.Name), t, actions.Trigger{Signal: sig}); err != nil {
+		err := act.Run(e.schedCtxFor(ctx, entry.Action.Name), t, actions.Trigger{Signal: sig})
+		switch {
+		case err == nil:
+		case errors.Is(err, supervisor.ErrStopping), errors.Is(err, errEngineStopped):
+			e.log.Info().Err(err).Str("signal", signalName(sig)).Str("action", entry.Action.String()).Msg("action cut short by the shutdown")
+		default:
 			e.log.Error().Err(err).Str("signal", signalName(sig)).Str("action", entry.Action.String()).Msg("action failed")
 		}
 		select {

@@ -198,9 +198,9 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set) (*appRun, error) {
 		}
 		socks, owned = s, true
 	}
-	log := e.log.With().Str("app", a.Name).Logger()
+	// The supervisor adds the "app" field to its logger itself.
 	sup := supervisor.New(supervisor.Options{
-		App: a, Sockets: socks, Spawner: e.spawn, Logger: log,
+		App: a, Sockets: socks, Spawner: e.spawn, Logger: e.log,
 		Emit: e.emit, Environ: e.o.Environ,
 	})
 	ctx, cancel := context.WithCancel(e.appsCtx)
@@ -209,7 +209,7 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set) (*appRun, error) {
 	go func() {
 		defer e.appsWG.Done()
 		if err := sup.Run(ctx); err != nil {
-			log.Error().Err(err).Msg("supervisor failed")
+			e.log.Error().Err(err).Str("app", a.Name).Msg("supervisor failed")
 		}
 	}()
 	return r, nil

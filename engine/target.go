@@ -58,13 +58,14 @@ func (t *target) Restart(ctx context.Context, apps []string, cause string) error
 	var mu sync.Mutex
 	errs := []error{err}
 	var wg sync.WaitGroup
-	for name, s := range sups {
+	for _, s := range sups {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// The supervisor's errors already name the app.
 			if err := s.Restart(ctx, cause); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("app %q: %w", name, err))
+				errs = append(errs, err)
 				mu.Unlock()
 			}
 		}()

@@ -28,10 +28,11 @@
 // with a message on stderr when it cannot.
 //
 // The shim execs from the main thread: this package's init locks the main
-// goroutine to it when the marker is present. An execve from another thread
-// would make that thread the new process's only thread, and the kernel
-// clears the parent-death signal of every thread but the one that was forked,
-// so the app would no longer die with dewy.
+// goroutine to it when the marker is present. The kernel keeps the
+// parent-death signal per thread, and only the thread that was forked has
+// it (threads the Go runtime creates later start without one); an execve
+// from another thread turns that thread into the whole new process, without
+// the signal, and the app would no longer die with dewy.
 //
 // # Reaping
 //

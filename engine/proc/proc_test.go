@@ -124,7 +124,8 @@ func runSpawner(t *testing.T, o SpawnerOptions) (s *Spawner, stop func()) {
 func helperSpec(t *testing.T, mode string, extraEnv ...string) Spec {
 	return Spec{
 		Args: []string{testBinary(t), "-test.run=^$"},
-		Env:  append(append(os.Environ(), helperEnv+"="+mode), extraEnv...),
+		// GORACE: a race-enabled binary otherwise sleeps 1s at exit.
+		Env: append(append(os.Environ(), helperEnv+"="+mode, "GORACE=atexit_sleep_ms=0"), extraEnv...),
 	}
 }
 

@@ -192,7 +192,8 @@ func liveInGroup(pgid int) bool {
 // reaped and the group is empty. After timeout, or when ctx ends, it sends
 // SIGKILL to the group and waits for the leader. It returns nil after a
 // clean stop, an error wrapping ErrKilled when SIGKILL was needed, and
-// ctx.Err() when ctx ended (the group has been SIGKILLed then too).
+// ctx.Err() when ctx ended (the group has been SIGKILLed then too, and
+// Stop does not wait for the leader). A timeout of 0 kills at once.
 func (p *Process) Stop(ctx context.Context, sig syscall.Signal, timeout time.Duration) error {
 	if err := p.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err

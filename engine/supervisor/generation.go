@@ -277,15 +277,17 @@ func (s *Supervisor) finishOp(err error) {
 	} else {
 		s.log.Info().Str("cause", op.cause).Int("waiters", len(op.waiters)).Msg("restart complete")
 	}
-	for _, w := range op.waiters {
-		w <- err
-	}
+	// Publish the state before answering, so that a caller's Status after
+	// Restart returned sees the outcome.
 	if s.current != nil && !s.current.exited {
 		if s.current.ready {
 			s.setState(StateRunning)
 		} else {
 			s.setState(StateStarting)
 		}
+	}
+	for _, w := range op.waiters {
+		w <- err
 	}
 	if s.pending != nil && !s.shutting {
 		s.op, s.pending = s.pending, nil

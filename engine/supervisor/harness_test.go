@@ -131,6 +131,8 @@ func newHarness(t *testing.T, behavior string, mod func(*plan.App)) *harness {
 		Env: map[string]string{
 			testapp.EnvRun:          "1",
 			testapp.EnvBehaviorFile: h.behavior,
+			// A race-enabled binary otherwise sleeps 1s at exit.
+			"GORACE": "atexit_sleep_ms=0",
 		},
 		Listen: []plan.ListenAddr{
 			{Network: "tcp", Address: "127.0.0.1:0", Raw: "127.0.0.1:0"},
@@ -383,7 +385,7 @@ func superviseHelper() int {
 		App: plan.App{
 			Name:    "victim",
 			Command: []string{exe()},
-			Env:     map[string]string{testapp.EnvRun: "1"},
+			Env:     map[string]string{testapp.EnvRun: "1", "GORACE": "atexit_sleep_ms=0"},
 			Listen:  []plan.ListenAddr{{Network: "tcp", Address: "127.0.0.1:0", Raw: "127.0.0.1:0"}},
 			Ready:   plan.Ready{HTTP: "/healthz", Timeout: 20 * time.Second, Interval: 50 * time.Millisecond},
 		},

@@ -28,7 +28,7 @@ E=
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("parseEnvFile:\n got %q\nwant %q", got, want)
 	}
-	for _, bad := range []string{"NOEQUALS", "=value", "TWO WORDS=x", `Q="bad \\q escape"`} {
+	for _, bad := range []string{"NOEQUALS", "=value", "TWO WORDS=x", `Q="bad \q escape"`} {
 		_, err := parseEnvFile("app.env", []byte("OK=1\n"+bad+"\n"))
 		if err == nil || !strings.Contains(err.Error(), "app.env:2") {
 			t.Errorf("%q: error %v should name app.env:2", bad, err)

@@ -55,10 +55,15 @@ func (s *Supervisor) waitReady(ctx context.Context, g *generation) error {
 		}
 		var last error
 		for {
-			last = probe(ctx, target, r.Interval)
-			if last == nil {
+			err := probe(ctx, target, r.Interval)
+			if err == nil {
 				return nil
 			}
+			if ctx.Err() == context.DeadlineExceeded && last != nil {
+				// Cut off by the overall timeout: report the last answer.
+				return timeout(last)
+			}
+			last = err
 			g.log.Debug().Err(last).Str("check", target).Msg("not ready yet")
 			t := time.NewTimer(r.Interval)
 			select {

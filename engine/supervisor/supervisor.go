@@ -59,7 +59,9 @@ type Options struct {
 	// Sockets are the app's held listeners; nil or empty for an app without
 	// listen addresses. The supervisor never closes them.
 	Sockets *sockets.Set
-	// Spawner starts the generations; it must run until Run has returned.
+	// Spawner starts the generations. It must be running (starts block
+	// until it takes them) and must keep running until Run has returned:
+	// when it stops, the kernel SIGKILLs every child it started.
 	Spawner *proc.Spawner
 	Logger  zerolog.Logger
 	// Emit receives events (EventCrashLoop, ...). It is called from the

@@ -1,13 +1,3 @@
-// Package testapp is the app the supervisor's tests supervise: the test
-// binary runs it (TestMain dispatches on EnvRun). It serves HTTP on the
-// sockets it inherits, through Server::Starter's listener package or
-// systemd's LISTEN_FDS, answers with its generation and pid, and can be
-// told (through a behaviour file read at start) to start slowly, exit at
-// once, never be ready, ignore SIGTERM, crash, bind its address itself, or
-// send READY=1 from itself or from a child.
-//
-// It is test code: not an example of a good app (see examples/ for that),
-// though its shutdown follows the drain the style guide asks for.
 package testapp
 
 import (
@@ -44,7 +34,6 @@ const (
 //	exit=3             exit with this code at once
 //	never-ready        /healthz answers 503
 //	ignore-term        ignore SIGTERM
-//	crash-after=200ms  exit 1 this long after serving
 //	notify             send READY=1 to NOTIFY_SOCKET once serving
 //	notify-from-child  a child process sends READY=1, the app never does
 //	bind-itself        bind the first SERVER_STARTER_PORT address itself
@@ -54,7 +43,6 @@ type behavior struct {
 	exit            int
 	neverReady      bool
 	ignoreTerm      bool
-	crashAfter      time.Duration
 	notify          bool
 	notifyFromChild bool
 	bindItself      bool
@@ -82,8 +70,6 @@ func readBehavior() (behavior, error) {
 			b.neverReady = true
 		case "ignore-term":
 			b.ignoreTerm = true
-		case "crash-after":
-			b.crashAfter, err = time.ParseDuration(v)
 		case "notify":
 			b.notify = true
 		case "notify-from-child":
@@ -197,21 +183,20 @@ func Main() int {
 			logf("notify helper: %v", err)
 		}
 	}
-	if b.crashAfter > 0 {
-		time.AfterFunc(b.crashAfter, func() {
-			logf("crashing")
-			os.Exit(1)
-		})
-	}
 
 	<-term
 	// Drain: no new keep-alive reuse, stop accepting (the other generation
 	// takes the held sockets' queue), let connections already accepted
-	// deliver their first request, then shut down (golang/go#65802).
+	// deliver their first request, then shut down (golang/go#65802: a
+	// connection accepted but not yet tracked, or still in StateNew, is
+	// otherwise closed unanswered when the process exits).
 	srv.SetKeepAlivesEnabled(false)
 	for _, l := range all {
 		_ = l.Close()
 	}
+	// Serve returns only after handing over every connection it accepted,
+	// so after this each one is tracked (ConnState has seen it).
+	wg.Wait()
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
 		mu.Lock()
@@ -232,7 +217,6 @@ func Main() int {
 	if err := srv.Shutdown(ctx); err != nil {
 		logf("shutdown: %v", err)
 	}
-	wg.Wait()
 	logf("drained")
 	return 0
 }
