@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,8 @@ import (
 	"github.com/dewyhq/dewy/engine/event"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/engine/proc"
+	"github.com/dewyhq/dewy/internal/procfs"
+	"github.com/dewyhq/dewy/internal/testutil"
 )
 
 // httpserverBin is examples/apps/httpserver, built once for the package.
@@ -84,29 +85,12 @@ type harness struct {
 	// done is closed when Run has returned, with its error in err.
 	done   chan struct{}
 	err    error
-	logBuf *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logBuf *testutil.SyncBuffer
 }
 
 func start(t *testing.T, p *plan.Plan, reload func(context.Context) (*plan.Plan, error)) *harness {
 	t.Helper()
-	h := &harness{t: t, sigs: make(chan os.Signal, 256), done: make(chan struct{}), logBuf: &syncBuffer{}}
+	h := &harness{t: t, sigs: make(chan os.Signal, 256), done: make(chan struct{}), logBuf: &testutil.SyncBuffer{}}
 	bus := event.NewBus()
 	h.sub = bus.Subscribe(1024)
 	log := zerolog.New(io.MultiWriter(h.logBuf, zerologTestWriter{t})).Level(zerolog.DebugLevel)
@@ -152,19 +136,6 @@ func get(addr string) (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
-// eventually polls cond until it is true or the deadline passes.
-func eventually(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func (h *harness) status(app string) actions.AppStatus {
 	t := &target{e: h.e}
 	for _, s := range t.Status([]string{app}) {
@@ -175,7 +146,7 @@ func (h *harness) status(app string) actions.AppStatus {
 
 func (h *harness) waitRunning(app string) actions.AppStatus {
 	h.t.Helper()
-	eventually(h.t, app+" running", 30*time.Second, func() bool { return h.status(app).State == "running" })
+	testutil.Eventually(h.t, app+" running", 30*time.Second, func() bool { return h.status(app).State == "running" })
 	return h.status(app)
 }
 
@@ -195,19 +166,6 @@ func (h *harness) waitEvent(kind string) event.Event {
 	}
 }
 
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// Field 3 is the state; a zombie is gone for our purposes.
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
-}
-
 func TestHUPByDefaultLeavesDewyAndTheAppAlone(t *testing.T) {
 	addr := freePort(t)
 	app := httpApp(t, "web", addr)
@@ -216,7 +174,7 @@ func TestHUPByDefaultLeavesDewyAndTheAppAlone(t *testing.T) {
 
 	h.sigs <- syscall.SIGHUP
 	h.sigs <- syscall.SIGWINCH // no entry: logged, nothing else
-	eventually(t, "the ignore action's log line", 10*time.Second, func() bool {
+	testutil.Eventually(t, "the ignore action's log line", 10*time.Second, func() bool {
 		return strings.Contains(h.logBuf.String(), "signal ignored by dewy")
 	})
 	if _, err := get(addr); err != nil {
@@ -241,7 +199,7 @@ func TestForwardHUPReachesTheApp(t *testing.T) {
 	h := start(t, planOf([]plan.App{app}, plan.SignalEntry{Signal: syscall.SIGHUP, Action: actions.Spec{Name: actions.Forward}, Origin: "test"}), nil)
 	before := h.waitRunning("web")
 	h.sigs <- syscall.SIGHUP
-	eventually(t, "the app to log SIGHUP", 10*time.Second, func() bool {
+	testutil.Eventually(t, "the app to log SIGHUP", 10*time.Second, func() bool {
 		out, _ := os.ReadFile(app.Output.File)
 		return strings.Contains(string(out), "SIGHUP ignored")
 	})
@@ -263,7 +221,7 @@ func TestUSR1RestartsGracefullyAndEmitsTheEvent(t *testing.T) {
 	if err != nil || !strings.Contains(body, "generation=2") {
 		t.Errorf("after restart: %q %v", body, err)
 	}
-	eventually(t, "old generation gone", 15*time.Second, func() bool { return !alive(before.PID) })
+	testutil.Eventually(t, "old generation gone", 15*time.Second, func() bool { return !procfs.Alive(before.PID) })
 }
 
 // A storm of 200 USR1 signals runs at most one restart plus one pending:
@@ -279,7 +237,7 @@ func TestSignalStormIsCoalesced(t *testing.T) {
 	// Let the one pending run finish, then check nothing else is queued.
 	time.Sleep(500 * time.Millisecond)
 	st := h.waitRunning("web")
-	eventually(t, "restarts to settle", 30*time.Second, func() bool {
+	testutil.Eventually(t, "restarts to settle", 30*time.Second, func() bool {
 		s := h.status("web")
 		time.Sleep(300 * time.Millisecond)
 		return s.Generation == h.status("web").Generation && h.status("web").State == "running"
@@ -311,7 +269,7 @@ func TestShutdownStopsAppsInOrderAndExitsCleanly(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("engine did not stop")
 	}
-	if alive(a.PID) || alive(b.PID) {
+	if procfs.Alive(a.PID) || procfs.Alive(b.PID) {
 		t.Errorf("apps alive after shutdown")
 	}
 	log := h.logBuf.String()
@@ -339,7 +297,7 @@ func TestSecondShutdownSignalKills(t *testing.T) {
 	st := h.waitRunning("stubborn")
 	h.sigs <- syscall.SIGTERM
 	time.Sleep(300 * time.Millisecond)
-	if !alive(st.PID) {
+	if !procfs.Alive(st.PID) {
 		t.Fatal("the app died of TERM although it traps it")
 	}
 	h.sigs <- syscall.SIGINT
@@ -351,7 +309,7 @@ func TestSecondShutdownSignalKills(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("second shutdown signal did not end dewy (stop timeout is 5 minutes)")
 	}
-	if alive(st.PID) {
+	if procfs.Alive(st.PID) {
 		t.Error("app alive after the second shutdown signal")
 	}
 }
@@ -400,7 +358,7 @@ func TestReload(t *testing.T) {
 	if got := h.status("a"); got.PID == stA.PID || got.State != "running" {
 		t.Errorf("changed app a was not replaced: %+v", got)
 	}
-	eventually(t, "old a gone", 15*time.Second, func() bool { return !alive(stA.PID) })
+	testutil.Eventually(t, "old a gone", 15*time.Second, func() bool { return !procfs.Alive(stA.PID) })
 	h.waitRunning("c")
 	if _, err := get(addrA); err != nil {
 		t.Errorf("a not serving after reload: %v", err)
@@ -417,7 +375,7 @@ func TestReload(t *testing.T) {
 	if err := h.e.reload(context.Background()); err != nil {
 		t.Fatalf("reload: %v", err)
 	}
-	if alive(stC.PID) {
+	if procfs.Alive(stC.PID) {
 		t.Error("removed app c still runs")
 	}
 }

@@ -9,13 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dewyhq/dewy/internal/procfs"
+	"github.com/dewyhq/dewy/internal/testutil"
 )
 
 // End-to-end tests: the real dewy binary, the real example app, real
@@ -51,25 +53,8 @@ func binaries(t *testing.T) (dewy, app string) {
 type dewyProc struct {
 	cmd  *exec.Cmd
 	addr string
-	log  *lockedBuf
+	log  *testutil.SyncBuffer
 	done chan struct{}
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startDewy(t *testing.T, extra string) *dewyProc {
@@ -103,7 +88,7 @@ app "web" {
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &dewyProc{cmd: exec.Command(dewy, "-c", cfg, "--state-dir", dir), addr: addr, log: &lockedBuf{}, done: make(chan struct{})}
+	d := &dewyProc{cmd: exec.Command(dewy, "-c", cfg, "--state-dir", dir), addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd.Stderr = d.log
 	d.cmd.Stdout = io.Discard
 	if err := d.cmd.Start(); err != nil {
@@ -122,20 +107,8 @@ app "web" {
 			t.Logf("dewy log:\n%s", d.log.String())
 		}
 	})
-	waitFor(t, "dewy to serve", 30*time.Second, func() bool { _, err := fetch(addr); return err == nil })
+	testutil.Eventually(t, "dewy to serve", 30*time.Second, func() bool { _, err := fetch(addr); return err == nil })
 	return d
-}
-
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // fetch returns the app's pid and generation.
@@ -154,67 +127,6 @@ func fetch(addr string) (pidGen [2]int, err error) {
 	return pidGen, err
 }
 
-// procInfo is one process from /proc.
-type procInfo struct {
-	pid, ppid int
-	state     string
-}
-
-func processes() []procInfo {
-	var out []procInfo
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		out = append(out, procInfo{pid: pid, ppid: ppid, state: f[0]})
-	}
-	return out
-}
-
-func children(pid int) (live, zombies int) {
-	for _, p := range processes() {
-		if p.ppid != pid {
-			continue
-		}
-		if p.state == "Z" {
-			zombies++
-		} else {
-			live++
-		}
-	}
-	return
-}
-
-func alive(pid int) bool {
-	for _, p := range processes() {
-		if p.pid == pid {
-			return p.state != "Z"
-		}
-	}
-	return false
-}
-
-func fdCount(pid int) int {
-	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	return len(ents)
-}
-
 // kill -9 of dewy leaves no app process alive (parent-death signal).
 func TestKill9OfDewyLeavesNoApp(t *testing.T) {
 	d := startDewy(t, "")
@@ -226,7 +138,7 @@ func TestKill9OfDewyLeavesNoApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-d.done
-	waitFor(t, "the app to die with dewy", 10*time.Second, func() bool { return !alive(pg[0]) })
+	testutil.Eventually(t, "the app to die with dewy", 10*time.Second, func() bool { return !procfs.Alive(pg[0]) })
 }
 
 // 200 USR1 signals in one second: never more than two generations at once,
@@ -235,7 +147,7 @@ func TestKill9OfDewyLeavesNoApp(t *testing.T) {
 func TestUSR1StormWithRealSignals(t *testing.T) {
 	d := startDewy(t, "")
 	pid := d.cmd.Process.Pid
-	fdsBefore := fdCount(pid)
+	fdsBefore := procfs.FDCount(pid)
 	var maxLive atomic.Int64
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
@@ -247,7 +159,7 @@ func TestUSR1StormWithRealSignals(t *testing.T) {
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			live, _ := children(pid)
+			live, _ := procfs.Children(pid)
 			if int64(live) > maxLive.Load() {
 				maxLive.Store(int64(live))
 			}
@@ -261,7 +173,7 @@ func TestUSR1StormWithRealSignals(t *testing.T) {
 	}
 	// Wait until restarts have settled: the generation stays put for 1 s.
 	var last [2]int
-	waitFor(t, "restarts to settle", 60*time.Second, func() bool {
+	testutil.Eventually(t, "restarts to settle", 60*time.Second, func() bool {
 		a, err := fetch(d.addr)
 		if err != nil {
 			return false
@@ -279,11 +191,11 @@ func TestUSR1StormWithRealSignals(t *testing.T) {
 	if last[1] < 2 || last[1] > 40 {
 		t.Errorf("generation %d after 200 USR1: restarts were not coalesced", last[1])
 	}
-	live, zombies := children(pid)
+	live, zombies := procfs.Children(pid)
 	if live != 1 || zombies != 0 {
 		t.Errorf("after the storm: %d live children, %d zombies; want 1 and 0", live, zombies)
 	}
-	if after := fdCount(pid); after > fdsBefore+2 {
+	if after := procfs.FDCount(pid); after > fdsBefore+2 {
 		t.Errorf("dewy's descriptors grew from %d to %d over the storm", fdsBefore, after)
 	}
 	t.Logf("200 USR1 -> %d restarts", last[1]-1)
@@ -333,7 +245,7 @@ func TestRestartsUnderLoadDropNothing(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "restart to complete", 30*time.Second, func() bool {
+		testutil.Eventually(t, "restart to complete", 30*time.Second, func() bool {
 			return strings.Count(d.log.String(), "restart complete") >= r
 		})
 	}
@@ -355,7 +267,7 @@ func TestHUPIsIgnoredByDefault(t *testing.T) {
 	if err := syscall.Kill(d.cmd.Process.Pid, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the signal to be logged", 10*time.Second, func() bool {
+	testutil.Eventually(t, "the signal to be logged", 10*time.Second, func() bool {
 		return strings.Contains(d.log.String(), `"signal":"SIGHUP","message":"received signal"`) ||
 			strings.Contains(d.log.String(), `"message":"signal ignored by dewy`)
 	})
@@ -380,7 +292,7 @@ func TestTERMShutsDownInOrder(t *testing.T) {
 	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
-	if alive(pg[0]) {
+	if procfs.Alive(pg[0]) {
 		t.Error("app alive after dewy exited")
 	}
 	var order []string
@@ -408,7 +320,7 @@ func TestSystemdNotifyAndReloadBySignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	var states lockedBuf
+	var states testutil.SyncBuffer
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -421,7 +333,7 @@ func TestSystemdNotifyAndReloadBySignal(t *testing.T) {
 	}()
 	t.Setenv("NOTIFY_SOCKET", sock)
 	d := startDewy(t, `signal "USR2" { action = "reload" }`)
-	waitFor(t, "READY=1", 10*time.Second, func() bool { return strings.Contains(states.String(), "READY=1") })
+	testutil.Eventually(t, "READY=1", 10*time.Second, func() bool { return strings.Contains(states.String(), "READY=1") })
 	before, _ := fetch(d.addr)
 	cfg := d.cmd.Args[2]
 	good, err := os.ReadFile(cfg)
@@ -434,7 +346,7 @@ func TestSystemdNotifyAndReloadBySignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = syscall.Kill(d.cmd.Process.Pid, syscall.SIGUSR2)
-	waitFor(t, "the reload to be refused", 10*time.Second, func() bool {
+	testutil.Eventually(t, "the reload to be refused", 10*time.Second, func() bool {
 		return strings.Contains(d.log.String(), "the config file has errors; everything keeps running as it is")
 	})
 	if !strings.Contains(d.log.String(), "Signal cannot be mapped") {
@@ -450,7 +362,7 @@ func TestSystemdNotifyAndReloadBySignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = syscall.Kill(d.cmd.Process.Pid, syscall.SIGUSR2)
-	waitFor(t, "the reload to apply", 30*time.Second, func() bool { return strings.Contains(d.log.String(), "reload applied") })
+	testutil.Eventually(t, "the reload to apply", 30*time.Second, func() bool { return strings.Contains(d.log.String(), "reload applied") })
 	after, err := fetch(d.addr)
 	if err != nil || after[0] == before[0] {
 		t.Errorf("the changed app was not replaced: %v -> %v (%v)", before, after, err)

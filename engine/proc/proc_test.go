@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dewyhq/dewy/engine/plan"
+	"github.com/dewyhq/dewy/internal/procfs"
+	"github.com/dewyhq/dewy/internal/testutil"
 )
 
 const helperEnv = "PROC_TEST_HELPER"
@@ -157,28 +159,6 @@ func waitDone(t *testing.T, p *Process, what string) {
 	}
 }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestShimSetsListenPID: the child started through the shim sees LISTEN_PID
 // equal to its own pid, which is the pid the Spawner reports, and does not
 // see the shim marker.
@@ -247,7 +227,7 @@ func TestChildDiesWhenSpawnerStops(t *testing.T) {
 	// Keep the test's goroutines busy so the runtime has threads to spare:
 	// only the spawner's own thread exiting may matter.
 	time.Sleep(100 * time.Millisecond)
-	if !alive(p.Pid()) {
+	if !procfs.Alive(p.Pid()) {
 		t.Fatal("child died before the spawner stopped")
 	}
 	stop()
@@ -303,7 +283,7 @@ func TestStop(t *testing.T) {
 	if err := p.Stop(context.Background(), syscall.SIGTERM, 20*time.Second); err != nil {
 		t.Errorf("group stop: %v", err)
 	}
-	eventually(t, "background child of the group gone", func() bool { return !alive(child) })
+	testutil.Eventually(t, "background child of the group gone", 20*time.Second, func() bool { return !procfs.Alive(child) })
 
 	// A straggler that outlives the leader is waited for; once it is dead
 	// Stop returns without waiting for the timeout, even though its zombie
@@ -324,7 +304,7 @@ func TestStop(t *testing.T) {
 	if err := p.Stop(context.Background(), syscall.SIGTERM, 20*time.Second); err != nil {
 		t.Errorf("stop with a straggler: %v, want a clean stop once it has exited", err)
 	}
-	if alive(straggler) {
+	if procfs.Alive(straggler) {
 		t.Errorf("Stop returned while the straggler %d still runs", straggler)
 	}
 }
@@ -345,7 +325,7 @@ func TestReaperTakesOrphansOnly(t *testing.T) {
 	}
 	orphan, _ := strconv.Atoi(strings.TrimPrefix(sc.Text(), "orphan="))
 	waitDone(t, p, "orphan helper")
-	eventually(t, "orphan reparented to us and reaped", func() bool {
+	testutil.Eventually(t, "orphan reparented to us and reaped", 20*time.Second, func() bool {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d", orphan))
 		return os.IsNotExist(err)
 	})

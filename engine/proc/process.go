@@ -8,11 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dewyhq/dewy/internal/procfs"
 )
 
 // ErrKilled is returned by Stop when the group had to be SIGKILLed.
@@ -155,37 +156,17 @@ func (p *Process) groupGone() bool {
 // liveInGroup scans /proc for a process of process group pgid that is not
 // a zombie. It is only called while kill(-pgid, 0) says the group exists.
 func liveInGroup(pgid int) bool {
-	d, err := os.Open("/proc")
-	if err != nil {
+	live := false
+	if err := procfs.Scan(func(st procfs.Stat) bool {
+		if st.PGRP == pgid && !st.Zombie() {
+			live = true
+			return false
+		}
 		return true
+	}); err != nil {
+		return true // cannot tell: assume the group still lives
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return true
-	}
-	for _, n := range names {
-		if n[0] < '0' || n[0] > '9' {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + n + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		// After the command: state ppid pgrp ...
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 3 || f[2] != strconv.Itoa(pgid) {
-			continue
-		}
-		if f[0] != "Z" && f[0] != "X" && f[0] != "x" {
-			return true
-		}
-	}
-	return false
+	return live
 }
 
 // Stop sends sig to the process group and waits until the leader has been

@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
+
+	"github.com/dewyhq/dewy/internal/procfs"
 )
 
 // ErrSpawnerStopped is returned by Start when the Spawner is not running
@@ -183,32 +183,14 @@ func childPIDs() []int {
 }
 
 func childPIDsByScan() []int {
-	self := strconv.Itoa(os.Getpid())
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	names, _ := d.Readdirnames(-1)
+	self := os.Getpid()
 	var out []int
-	for _, n := range names {
-		if n[0] < '0' || n[0] > '9' {
-			continue
+	_ = procfs.Scan(func(st procfs.Stat) bool {
+		if st.PPID == self {
+			out = append(out, st.PID)
 		}
-		b, err := os.ReadFile("/proc/" + n + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		if f := strings.Fields(string(b[i+1:])); len(f) > 1 && f[1] == self {
-			if pid, err := strconv.Atoi(n); err == nil {
-				out = append(out, pid)
-			}
-		}
-	}
+		return true
+	})
 	return out
 }
 

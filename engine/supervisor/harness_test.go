@@ -1,7 +1,6 @@
 package supervisor_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 	"github.com/dewyhq/dewy/engine/sockets"
 	"github.com/dewyhq/dewy/engine/supervisor"
 	"github.com/dewyhq/dewy/engine/supervisor/internal/testapp"
+	"github.com/dewyhq/dewy/internal/testutil"
 )
 
 const helperEnv = "SUPERVISOR_TEST_HELPER"
@@ -51,26 +51,8 @@ func exe() string {
 	return p
 }
 
-// syncBuffer collects the supervisor's JSON log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // entries returns the log entries whose message contains msg.
-func (b *syncBuffer) entries(msg string) []map[string]any {
+func logEntries(b *testutil.SyncBuffer, msg string) []map[string]any {
 	var out []map[string]any
 	for _, line := range strings.Split(b.String(), "\n") {
 		if line == "" {
@@ -94,7 +76,7 @@ type harness struct {
 	set      *sockets.Set
 	sup      *supervisor.Supervisor
 	spawner  *proc.Spawner
-	logs     *syncBuffer
+	logs     *testutil.SyncBuffer
 	behavior string
 	appLog   string
 	unixPath string
@@ -118,7 +100,7 @@ func newHarness(t *testing.T, behavior string, mod func(*plan.App)) *harness {
 	dir := t.TempDir()
 	h := &harness{
 		t:        t,
-		logs:     &syncBuffer{},
+		logs:     &testutil.SyncBuffer{},
 		behavior: filepath.Join(dir, "behavior"),
 		appLog:   filepath.Join(dir, "app.log"),
 		unixPath: filepath.Join(dir, "app.sock"),
@@ -304,28 +286,6 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // children lists this process's child pids, and which of them are zombies.

@@ -20,6 +20,8 @@ import (
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/engine/sockets"
 	"github.com/dewyhq/dewy/engine/supervisor"
+	"github.com/dewyhq/dewy/internal/procfs"
+	"github.com/dewyhq/dewy/internal/testutil"
 )
 
 // TestRestartUnderLoad: clients keep sending requests (some on keep-alive
@@ -95,7 +97,7 @@ func TestRestartUnderLoad(t *testing.T) {
 	if gens["1"] == 0 || gens[strconv.Itoa(last.Generation)] == 0 {
 		t.Errorf("requests should reach the first and the last generation: %v", gens)
 	}
-	if alive(first.PID) {
+	if procfs.Alive(first.PID) {
 		t.Errorf("generation 1 (pid %d) still runs", first.PID)
 	}
 }
@@ -128,7 +130,7 @@ func TestFailedGenerationsKeepOldServing(t *testing.T) {
 	if err := h.sup.Restart(context.Background(), "test"); err == nil {
 		t.Fatal("restart into a generation that binds the address itself succeeded")
 	}
-	hints := h.logs.entries("it binds them itself")
+	hints := logEntries(h.logs, "it binds them itself")
 	if len(hints) < 2 {
 		t.Fatalf("want the address hint for both failed generations, got %d", len(hints))
 	}
@@ -168,12 +170,12 @@ func TestNeverReady(t *testing.T) {
 	if !strings.Contains(err.Error(), "503") {
 		t.Logf("the app never answered its readiness check in time on this box: %v", err)
 	}
-	started := h.logs.entries("new generation started beside the old one")
+	started := logEntries(h.logs, "new generation started beside the old one")
 	if len(started) != 1 {
 		t.Fatalf("want one started candidate in the log, got %d", len(started))
 	}
 	cand := int(started[0]["pid"].(float64))
-	if alive(cand) {
+	if procfs.Alive(cand) {
 		t.Errorf("the never-ready generation (pid %d) still runs", cand)
 	}
 	if st := h.sup.Status(); st.PID != old.PID || st.State != supervisor.StateRunning {
@@ -194,21 +196,21 @@ func TestStopTimeoutKills(t *testing.T) {
 	if err := h.sup.Restart(context.Background(), "test"); err != nil {
 		t.Fatal(err)
 	}
-	if alive(old.PID) {
+	if procfs.Alive(old.PID) {
 		t.Errorf("the TERM-ignoring generation (pid %d) survived the restart", old.PID)
 	}
-	killed := h.logs.entries("did not stop in time and was killed")
+	killed := logEntries(h.logs, "did not stop in time and was killed")
 	if len(killed) != 1 || int(killed[0]["pid"].(float64)) != old.PID {
 		t.Errorf("want one 'killed' log entry for pid %d: %v", old.PID, killed)
 	}
-	exits := h.logs.entries("generation exited")
+	exits := logEntries(h.logs, "generation exited")
 	if len(exits) == 0 || exits[0]["exit"] != "signal: killed" {
 		t.Errorf("generation 1 should have ended by SIGKILL: %v", exits)
 	}
 
 	cur := h.sup.Status()
 	h.stopSupervisor()
-	if alive(cur.PID) {
+	if procfs.Alive(cur.PID) {
 		t.Errorf("after shutdown the TERM-ignoring worker (pid %d) still runs", cur.PID)
 	}
 	if st := h.sup.Status(); st.State != supervisor.StateStopped || st.PID != 0 {
@@ -230,7 +232,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Errorf("in crash-loop: %+v, want no pid after 6 generations", st)
 	}
 	var delays []string
-	for _, e := range h.logs.entries("restarting after backoff") {
+	for _, e := range logEntries(h.logs, "restarting after backoff") {
 		delays = append(delays, time.Duration(e["backoff"].(float64)*float64(time.Millisecond)).String())
 	}
 	if got, want := strings.Join(delays, " "), "20ms 40ms 80ms 160ms 160ms"; got != want {
@@ -239,7 +241,7 @@ func TestCrashLoop(t *testing.T) {
 	if !contains(h.eventKinds(), supervisor.EventCrashLoop) {
 		t.Errorf("events %v lack %s", h.eventKinds(), supervisor.EventCrashLoop)
 	}
-	if len(h.logs.entries("crash loop; restarts paused")) != 1 {
+	if len(logEntries(h.logs, "crash loop; restarts paused")) != 1 {
 		t.Error("want one crash-loop error in the log")
 	}
 
@@ -252,11 +254,11 @@ func TestCrashLoop(t *testing.T) {
 	if err := h.sup.Signal(syscall.SIGHUP); err != nil { // the app does not handle HUP: it dies
 		t.Fatal(err)
 	}
-	eventually(t, "a new worker after the signalled one died", func() bool {
+	testutil.Eventually(t, "a new worker after the signalled one died", 20*time.Second, func() bool {
 		s := h.sup.Status()
 		return s.State == supervisor.StateRunning && s.PID != st.PID && s.PID != 0
 	})
-	if alive(st.PID) {
+	if procfs.Alive(st.PID) {
 		t.Errorf("signalled worker %d still alive", st.PID)
 	}
 }
@@ -318,7 +320,7 @@ func TestRestartStorm(t *testing.T) {
 		}
 	}
 
-	completes := h.logs.entries("restart complete")
+	completes := logEntries(h.logs, "restart complete")
 	answered := 0
 	for _, e := range completes {
 		answered += int(e["waiters"].(float64))
@@ -380,14 +382,14 @@ func TestSupervisorKilledLeavesNoApp(t *testing.T) {
 		t.Fatal("the supervising helper never reported its worker")
 	}
 	pid, err := strconv.Atoi(strings.TrimPrefix(line, "pid="))
-	if err != nil || !alive(pid) {
+	if err != nil || !procfs.Alive(pid) {
 		t.Fatalf("helper said %q", line)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	eventually(t, fmt.Sprintf("app pid %d gone after its supervisor was SIGKILLed", pid), func() bool { return !alive(pid) })
+	testutil.Eventually(t, fmt.Sprintf("app pid %d gone after its supervisor was SIGKILLed", pid), 20*time.Second, func() bool { return !procfs.Alive(pid) })
 }
 
 // TestSocketProtocols: an app that takes its sockets through
@@ -445,7 +447,7 @@ func TestNotifyReadiness(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no READY=1 from pid") {
 		t.Fatalf("restart whose READY=1 comes from another pid: %v", err)
 	}
-	ignored := h.logs.entries("not sent by the generation's own process")
+	ignored := logEntries(h.logs, "not sent by the generation's own process")
 	if len(ignored) == 0 {
 		t.Fatal("the foreign READY=1 was not logged as ignored")
 	}
@@ -497,7 +499,7 @@ func TestKill(t *testing.T) {
 		t.Fatal("Run did not return after Kill")
 	}
 	h.cancel = nil
-	if alive(st.PID) {
+	if procfs.Alive(st.PID) {
 		t.Errorf("worker %d survived Kill", st.PID)
 	}
 }
@@ -526,7 +528,7 @@ func TestExitPolicyAndReopenLogs(t *testing.T) {
 	if !contains(h.eventKinds(), supervisor.EventExited) {
 		t.Errorf("events %v lack %s", h.eventKinds(), supervisor.EventExited)
 	}
-	if alive(st.PID) {
+	if procfs.Alive(st.PID) {
 		t.Errorf("worker %d still alive", st.PID)
 	}
 	if b, _ := os.ReadFile(h.appLog); !strings.Contains(string(b), "drained") {
