@@ -54,7 +54,7 @@
 //
 // # Defaults
 //
-// Zero settings mean: Ready.Timeout 30s, Ready.Interval 200ms, Ready.Delay
+// Zero settings mean: Ready.Timeout 30s, Ready.Interval 100ms, Ready.Delay
 // 1s; Stop.Signal SIGTERM, Stop.Timeout 30s; Restart.Policy "always",
 // Initial 1s, Max 1m, Burst 5 (negative disables crash-loop detection),
 // Window 1m, Cooldown 5m. App.Dir is the working directory.

@@ -235,7 +235,7 @@ func withDefaults(a plan.App) (plan.Ready, plan.Stop, plan.RestartPolicy) {
 		r.Timeout = 30 * time.Second
 	}
 	if r.Interval <= 0 {
-		r.Interval = 200 * time.Millisecond
+		r.Interval = 100 * time.Millisecond
 	}
 	if r.Delay <= 0 {
 		r.Delay = time.Second
