@@ -166,7 +166,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	go e.announceReady(e.appsCtx)
+	e.actionsWG.Add(1)
+	go func() {
+		defer e.actionsWG.Done()
+		e.announceReady(e.appsCtx)
+	}()
 
 	err := e.loop(ctx, stopApps)
 	e.actionsWG.Wait()
