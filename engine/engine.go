@@ -159,7 +159,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	for _, a := range e.plan.Apps {
 		if err := e.startApp(a, nil); err != nil {
-			e.log.Error().Err(err).Msg("cannot start; stopping the apps already started")
+			// Stop the apps already started; the caller reports err.
 			stopApps()
 			e.appsWG.Wait()
 			e.closeSockets()

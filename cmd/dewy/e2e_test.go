@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -376,4 +377,38 @@ func TestSystemdNotifyAndReloadBySignal(t *testing.T) {
 	if !strings.Contains(states.String(), "STOPPING=1") {
 		t.Errorf("no STOPPING=1; states:\n%s", states.String())
 	}
+}
+
+// A listen address another process holds: dewy starts nothing, says which
+// address, and exits 2 (network).
+func TestBusyListenAddressExitsWithNetworkCode(t *testing.T) {
+	dewy, app := binaries(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := filepath.Join(t.TempDir(), "dewy.hcl")
+	src := fmt.Sprintf("app \"web\" {\n  command = [%q]\n  listen = [%q]\n}\n", app, ln.Addr().String())
+	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(dewy, "-c", cfg, "--state-dir", t.TempDir()).CombinedOutput()
+	if code := exitCode(err); code != exitNet {
+		t.Errorf("exit code %d, want %d\n%s", code, exitNet, out)
+	}
+	if !strings.Contains(string(out), "address already in use") || !strings.Contains(string(out), ln.Addr().String()) {
+		t.Errorf("the error does not name the address:\n%s", out)
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

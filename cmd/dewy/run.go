@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -65,6 +66,11 @@ func cmdRun(env cliEnv, args []string) int {
 		Subreaper: true,
 	})
 	if err := e.Run(context.Background()); err != nil {
+		var netErr *net.OpError
+		if errors.As(err, &netErr) {
+			log.Error().Err(err).Msg("dewy cannot hold a listen address; nothing was started")
+			return exitNet
+		}
 		log.Error().Err(err).Msg("dewy stopped with an error")
 		return exitApp
 	}
