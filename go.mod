@@ -3,6 +3,7 @@ module github.com/dewyhq/dewy
 go 1.26.8
 
 require (
+	github.com/agext/levenshtein v1.2.1
 	github.com/coder/websocket v1.8.15
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/hcl/v2 v2.25.0
@@ -19,7 +20,6 @@ require (
 )
 
 require (
-	github.com/agext/levenshtein v1.2.1 // indirect
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect
 	github.com/apparentlymart/go-textseg/v17 v17.0.1 // indirect
 	github.com/go-viper/mapstructure/v2 v2.4.0 // indirect
