@@ -343,7 +343,6 @@ func suggest(given string, options []string) string {
 	return best
 }
 
-
 func sortedKeys[M ~map[string]V, V any](m M) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

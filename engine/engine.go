@@ -144,13 +144,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		<-spawnDone
 	}()
 
-	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
-	logDone := e.startEventLog(logCtx)
-	defer func() {
-		stopLog()
-		<-logDone
-	}()
-
 	e.schedCtx, e.schedCancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer e.schedCancel()
 	var stopApps context.CancelFunc
@@ -227,25 +220,14 @@ func (e *Engine) closeSockets() {
 	}
 }
 
-// emit publishes an event with a fresh ULID.
+// emit logs an event and publishes it with a fresh ULID. The log line is
+// written here, synchronously, so the log shows events in the order they
+// happened (the stop event before the apps stop); subscribers (the
+// notifiers, later) receive them from the bus.
 func (e *Engine) emit(ev actions.Event) {
 	id := e.ids.New()
+	e.log.Info().Str("event", ev.Kind).Str("id", id.String()).Strs("apps", ev.Apps).Msg(ev.Message)
 	e.bus.Publish(event.Event{ID: id, Time: ulidTime(id), Kind: ev.Kind, Message: ev.Message, Apps: ev.Apps})
-}
-
-// startEventLog is the subscriber that logs every event until the notifier
-// issue adds the real receivers.
-func (e *Engine) startEventLog(ctx context.Context) <-chan struct{} {
-	sub := e.bus.Subscribe(256)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer sub.Cancel()
-		_ = event.Drain(ctx, sub, func(ev event.Event) {
-			e.log.Info().Str("event", ev.Kind).Str("id", ev.ID.String()).Strs("apps", ev.Apps).Msg(ev.Message)
-		})
-	}()
-	return done
 }
 
 // call runs fn on the loop goroutine and waits for it. It returns false

@@ -401,3 +401,25 @@ func TestReloadWithABrokenNewDefinitionKeepsTheOld(t *testing.T) {
 		t.Errorf("not serving: %v", err)
 	}
 }
+
+// A shutdown while the first generation is still starting stops it with
+// its stop signal, like any other: not SIGKILL.
+func TestShutdownDuringStartupIsGraceful(t *testing.T) {
+	app := httpApp(t, "slow", freePort(t))
+	app.Command = []string{httpserverBin, "-startup-delay", "3s"}
+	h := start(t, planOf([]plan.App{app}), nil)
+	testutil.Eventually(t, "the app to be in its slow start", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(app.Output.File)
+		return strings.Contains(string(b), "starting slowly")
+	})
+	h.sigs <- syscall.SIGTERM
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("engine did not stop")
+	}
+	log := h.logBuf.String()
+	if !strings.Contains(log, `"exit":"exit status 0"`) || strings.Contains(log, "signal: killed") {
+		t.Errorf("the starting generation was not stopped gracefully:\n%s", log)
+	}
+}

@@ -175,6 +175,12 @@ func (s *Supervisor) onReady(g *generation, err error) {
 	if err == nil && !g.proc.Alive() {
 		return // ready only while alive: its exit event is on the way
 	}
+	if err != nil && g.stopping {
+		// The wait was cut short by a graceful stop (shutdown): the stop
+		// signal already went out and may let the generation finish the
+		// requests it accepted while starting; no SIGKILL on top.
+		return
+	}
 	op := s.op
 	switch {
 	case op != nil && op.cand == g && op.phase == phaseReady:

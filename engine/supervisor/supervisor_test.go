@@ -137,9 +137,11 @@ func TestFailedGenerationsKeepOldServing(t *testing.T) {
 	if msg := hints[len(hints)-1]["message"].(string); !strings.Contains(msg, "SERVER_STARTER_PORT") || !strings.Contains(msg, "LISTEN_FDS") {
 		t.Errorf("hint %q should name the variables to read", msg)
 	}
-	if b, _ := os.ReadFile(h.appLog); !strings.Contains(string(b), "address already in use") {
-		t.Errorf("the app's output should show its EADDRINUSE:\n%s", b)
-	}
+	// The output is copied to the log file asynchronously: wait for it.
+	testutil.Eventually(t, "the app's EADDRINUSE in its output", 10*time.Second, func() bool {
+		b, _ := os.ReadFile(h.appLog)
+		return strings.Contains(string(b), "address already in use")
+	})
 	if m := h.mustGet(); m["pid"] != strconv.Itoa(old.PID) {
 		t.Errorf("served by %v, want the old pid %d", m, old.PID)
 	}
