@@ -50,6 +50,9 @@ type Options struct {
 	Pid int
 	// Subreaper makes dewy the reaper of its apps' escaped grandchildren.
 	Subreaper bool
+	// ChildSignals delivers SIGCHLD, so orphans are reaped as they exit
+	// rather than found by a periodic scan (see proc.SpawnerOptions).
+	ChildSignals <-chan os.Signal
 }
 
 // Engine runs a plan. Create it with New and call Run once.
@@ -136,7 +139,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// The spawner outlives every supervisor: its locked thread's death
 	// SIGKILLs the children it started (PR_SET_PDEATHSIG).
 	spawnCtx, stopSpawner := context.WithCancel(context.WithoutCancel(ctx))
-	e.spawn = proc.NewSpawner(proc.SpawnerOptions{Shim: e.o.Shim, ReapOrphans: e.o.Subreaper, Logger: e.log})
+	e.spawn = proc.NewSpawner(proc.SpawnerOptions{Shim: e.o.Shim, ReapOrphans: e.o.Subreaper, ChildSignals: e.o.ChildSignals, Logger: e.log})
 	spawnDone := make(chan error, 1)
 	go func() { spawnDone <- e.spawn.Run(spawnCtx) }()
 	defer func() {

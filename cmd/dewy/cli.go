@@ -30,6 +30,9 @@ type cliEnv struct {
 	// signals receives the signals registered with notify.
 	signals <-chan os.Signal
 	notify  func(...os.Signal)
+	// childSignals delivers SIGCHLD once watchChildren was called.
+	childSignals  <-chan os.Signal
+	watchChildren func()
 	// self returns dewy's own executable, the LISTEN_PID shim.
 	self func() (string, error)
 }

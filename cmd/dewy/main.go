@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,6 +38,7 @@ func main() {
 	}
 
 	sigs := make(chan os.Signal, 64)
+	chld := make(chan os.Signal, 1)
 	os.Exit(runCLI(cliEnv{
 		args:    os.Args[1:],
 		environ: os.Environ(),
@@ -44,6 +46,10 @@ func main() {
 		stderr:  os.Stderr,
 		signals: sigs,
 		notify:  func(s ...os.Signal) { signal.Notify(sigs, s...) },
-		self:    os.Executable,
+		// SIGCHLD wakes the reaper of orphaned grandchildren; one pending
+		// delivery is enough, since each wake-up reaps every exited child.
+		childSignals:  chld,
+		watchChildren: func() { signal.Notify(chld, syscall.SIGCHLD) },
+		self:          os.Executable,
 	}))
 }

@@ -54,16 +54,20 @@ func cmdRun(env cliEnv, args []string) int {
 	}
 	log.Info().Str("config", path).Int("pid", os.Getpid()).Int("apps", len(p.Apps)).Str("version", version).Msg("dewy starting")
 
+	if env.watchChildren != nil {
+		env.watchChildren()
+	}
 	e := engine.New(engine.Options{
-		Plan:      p,
-		Signals:   env.signals,
-		Register:  env.notify,
-		Reload:    reloader(path, in),
-		Logger:    log,
-		Shim:      shim,
-		Environ:   appEnviron(env.environ),
-		Notify:    sdnotify.New(env.getenv("NOTIFY_SOCKET")),
-		Subreaper: true,
+		Plan:         p,
+		Signals:      env.signals,
+		Register:     env.notify,
+		Reload:       reloader(path, in),
+		Logger:       log,
+		Shim:         shim,
+		Environ:      appEnviron(env.environ),
+		Notify:       sdnotify.New(env.getenv("NOTIFY_SOCKET")),
+		Subreaper:    true,
+		ChildSignals: env.childSignals,
 	})
 	if err := e.Run(context.Background()); err != nil {
 		var netErr *net.OpError

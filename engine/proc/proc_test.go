@@ -532,3 +532,27 @@ func TestChildPIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestReaperWakesOnSIGCHLD: with ChildSignals the reaper needs no polling:
+// the periodic scan is an hour away, and an orphan that exits after its
+// parent is still reaped, woken by its SIGCHLD.
+func TestReaperWakesOnSIGCHLD(t *testing.T) {
+	if err := SetSubreaper(); err != nil {
+		t.Fatal(err)
+	}
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
+	defer signal.Stop(chld)
+	s, _ := runSpawner(t, SpawnerOptions{Shim: testBinary(t), ReapOrphans: true, ChildSignals: chld, ReapInterval: time.Hour, Logger: zerolog.Nop()})
+
+	p, sc := startWithOutput(t, s, helperSpec(t, "orphan"))
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "orphan=") {
+		t.Fatalf("orphan helper: %q %v", sc.Text(), sc.Err())
+	}
+	orphan, _ := strconv.Atoi(strings.TrimPrefix(sc.Text(), "orphan="))
+	waitDone(t, p, "orphan helper")
+	testutil.Eventually(t, "the orphan reaped on its SIGCHLD", 20*time.Second, func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", orphan))
+		return os.IsNotExist(err)
+	})
+}

@@ -34,8 +34,13 @@ type SpawnerOptions struct {
 	// start (descendants reparented to dewy after SetSubreaper). Turn it on
 	// only when every child of this process is started through a Spawner.
 	ReapOrphans bool
+	// ChildSignals delivers SIGCHLD (the caller registers it: signals are
+	// process-wide). With it, orphans are reaped as they exit and the
+	// periodic scan is only a safety net; without it, orphans are looked
+	// for every ReapInterval.
+	ChildSignals <-chan os.Signal
 	// ReapInterval is how often orphans are looked for besides each child
-	// exit (default 1s).
+	// exit (default 1s, or 1m with ChildSignals).
 	ReapInterval time.Duration
 	Logger       zerolog.Logger
 }
@@ -62,6 +67,9 @@ type startReq struct {
 func NewSpawner(o SpawnerOptions) *Spawner {
 	if o.ReapInterval <= 0 {
 		o.ReapInterval = time.Second
+		if o.ChildSignals != nil {
+			o.ReapInterval = time.Minute
+		}
 	}
 	return &Spawner{
 		opts:  o,
@@ -82,15 +90,25 @@ func (s *Spawner) Run(ctx context.Context) error {
 	}
 	runtime.LockOSThread()
 	defer close(s.done)
-	tick := time.NewTicker(s.opts.ReapInterval)
-	defer tick.Stop()
+	// Without orphans to reap nothing needs waking up: no ticker at all,
+	// so an idle dewy does not poll.
+	var tickC <-chan time.Time
+	var sigC <-chan os.Signal
+	if s.opts.ReapOrphans {
+		tick := time.NewTicker(s.opts.ReapInterval)
+		defer tick.Stop()
+		tickC = tick.C
+		sigC = s.opts.ChildSignals
+	}
 	for {
 		select {
 		case r := <-s.reqs:
 			r.reply <- s.startLocked(r.cmd)
 		case <-s.kick:
 			s.reap()
-		case <-tick.C:
+		case <-sigC:
+			s.reap()
+		case <-tickC:
 			s.reap()
 		case <-ctx.Done():
 			return nil
