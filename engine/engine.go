@@ -153,14 +153,24 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.appsCtx, stopApps = context.WithCancel(context.WithoutCancel(ctx))
 	defer stopApps()
 
+	// Bind every app's sockets before starting any app: an address that
+	// cannot be held stops dewy before anything ran.
+	held := map[string]*sockets.Set{}
 	for _, a := range e.plan.Apps {
-		if err := e.startApp(a, nil); err != nil {
-			// Stop the apps already started; the caller reports err.
-			stopApps()
-			e.appsWG.Wait()
-			e.closeSockets()
-			return err
+		if len(a.Listen) == 0 {
+			continue
 		}
+		s, err := sockets.Bind(e.appsCtx, a.Listen)
+		if err != nil {
+			for _, s := range held {
+				_ = s.Close()
+			}
+			return fmt.Errorf("app %q: %w", a.Name, err)
+		}
+		held[a.Name] = s
+	}
+	for _, a := range e.plan.Apps {
+		e.apps[a.Name] = e.newAppRun(a, held[a.Name], true)
 	}
 	e.actionsWG.Add(1)
 	go func() {
@@ -174,37 +184,18 @@ func (e *Engine) Run(ctx context.Context) error {
 	return err
 }
 
-// startApp binds the app's sockets (unless socks is given), starts its
-// supervisor and records it in e.apps. It runs on the loop goroutine, or
-// before the loop starts.
-func (e *Engine) startApp(a plan.App, socks *sockets.Set) error {
-	r, err := e.newAppRun(a, socks)
-	if err != nil {
-		return err
-	}
-	e.apps[a.Name] = r
-	return nil
-}
-
-// newAppRun binds (unless socks is given) and starts one supervisor under
-// e.appsCtx, counted in appsWG. It must run on the loop goroutine (or
-// before the loop starts), never after shutdown began.
-func (e *Engine) newAppRun(a plan.App, socks *sockets.Set) (*appRun, error) {
-	owned := false
-	if socks == nil && len(a.Listen) > 0 {
-		s, err := sockets.Bind(e.appsCtx, a.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("app %q: %w", a.Name, err)
-		}
-		socks, owned = s, true
-	}
+// newAppRun starts one supervisor on socks under e.appsCtx, counted in
+// appsWG; ownsSockets says it closes socks when it is retired. It must run
+// on the loop goroutine (or before the loop starts), never after shutdown
+// began.
+func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, ownsSockets bool) *appRun {
 	// The supervisor adds the "app" field to its logger itself.
 	sup := supervisor.New(supervisor.Options{
 		App: a, Sockets: socks, Spawner: e.spawn, Logger: e.log,
 		Emit: e.emit, Environ: e.o.Environ,
 	})
 	ctx, cancel := context.WithCancel(e.appsCtx)
-	r := &appRun{def: a, sup: sup, socks: socks, ownsSockets: owned, cancel: cancel}
+	r := &appRun{def: a, sup: sup, socks: socks, ownsSockets: ownsSockets, cancel: cancel}
 	e.appsWG.Add(1)
 	go func() {
 		defer e.appsWG.Done()
@@ -212,7 +203,20 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set) (*appRun, error) {
 			e.log.Error().Err(err).Str("app", a.Name).Msg("supervisor failed")
 		}
 	}()
-	return r, nil
+	return r
+}
+
+// bindAndStart holds a new app's sockets and starts it.
+func (e *Engine) bindAndStart(a plan.App) (*appRun, error) {
+	var socks *sockets.Set
+	if len(a.Listen) > 0 {
+		s, err := sockets.Bind(e.appsCtx, a.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("app %q: %w", a.Name, err)
+		}
+		socks = s
+	}
+	return e.newAppRun(a, socks, true), nil
 }
 
 func (e *Engine) closeSockets() {

@@ -95,9 +95,10 @@ func (e *Engine) reload(ctx context.Context) error {
 			var err error
 			switch changes[a.Name] {
 			case add:
-				r, err = e.newAppRun(a, nil)
+				r, err = e.bindAndStart(a)
 			case replace:
-				r, err = e.newAppRun(a, old[a.Name].socks)
+				// Shares the running app's sockets; ownership passes at commit.
+				r = e.newAppRun(a, old[a.Name].socks, false)
 			default:
 				continue
 			}
@@ -193,9 +194,12 @@ func (e *Engine) reload(ctx context.Context) error {
 			if e.shutting {
 				return
 			}
-			if err := e.startApp(a, nil); err != nil {
+			r, err := e.bindAndStart(a)
+			if err != nil {
 				errs = append(errs, err)
+				return
 			}
+			e.apps[a.Name] = r
 		}) {
 			break
 		}
