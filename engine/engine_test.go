@@ -286,15 +286,18 @@ func TestShutdownStopsAppsInOrderAndExitsCleanly(t *testing.T) {
 // A second shutdown signal kills an app that ignores its stop signal at
 // once instead of waiting for the stop timeout.
 func TestSecondShutdownSignalKills(t *testing.T) {
+	mark := filepath.Join(t.TempDir(), "trapped")
 	stubborn := plan.App{
 		Name:    "stubborn",
-		Command: []string{"/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"},
+		Command: []string{"/bin/sh", "-c", "trap '' TERM; touch \"$0\"; while :; do sleep 0.1; done", mark},
 		Ready:   plan.Ready{Delay: 100 * time.Millisecond, Timeout: 10 * time.Second, Interval: 50 * time.Millisecond},
 		Stop:    plan.Stop{Signal: syscall.SIGTERM, Timeout: 5 * time.Minute},
 		Restart: plan.RestartPolicy{Policy: "never", Initial: time.Second, Max: time.Second, Burst: 5, Window: time.Minute, Cooldown: time.Minute},
 	}
 	h := start(t, planOf([]plan.App{stubborn}), nil)
 	st := h.waitRunning("stubborn")
+	// TERM only once the shell has set its trap.
+	testutil.Eventually(t, "the trap to be set", 10*time.Second, func() bool { _, err := os.Stat(mark); return err == nil })
 	h.sigs <- syscall.SIGTERM
 	time.Sleep(300 * time.Millisecond)
 	if !procfs.Alive(st.PID) {
