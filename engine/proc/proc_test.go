@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,12 +27,28 @@ import (
 
 const helperEnv = "PROC_TEST_HELPER"
 
+// mainThread runs functions on the process's main thread: the main
+// goroutine stays locked to it (init) and serves this channel while the
+// tests run on other goroutines.
+var mainThread = make(chan func())
+
+func init() { runtime.LockOSThread() }
+
 func TestMain(m *testing.M) {
 	MaybeRunShim()
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(helper(mode))
 	}
-	os.Exit(m.Run())
+	done := make(chan int)
+	go func() { done <- m.Run() }()
+	for {
+		select {
+		case f := <-mainThread:
+			f()
+		case code := <-done:
+			os.Exit(code)
+		}
+	}
 }
 
 // helper is what the test binary does when a test starts it as a child.
@@ -555,4 +572,35 @@ func TestReaperWakesOnSIGCHLD(t *testing.T) {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d", orphan))
 		return os.IsNotExist(err)
 	})
+}
+
+// TestChildDiesWhenSpawnerStopsOnMainThread: Run called from the main
+// thread (which Go never lets exit) still ends its children on return.
+func TestChildDiesWhenSpawnerStopsOnMainThread(t *testing.T) {
+	s := NewSpawner(SpawnerOptions{Shim: testBinary(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() {
+		mainThread <- func() {
+			if unix.Gettid() != unix.Getpid() {
+				ran <- fmt.Errorf("the test's main-thread runner is not on the main thread")
+				return
+			}
+			ran <- s.Run(ctx)
+		}
+	}()
+	p, err := s.Start(context.Background(), Spec{Args: []string{"sleep", "1000"}, Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Exited():
+	case <-time.After(20 * time.Second):
+		_ = p.Kill()
+		t.Fatal("child still alive after Run, called on the main thread, returned")
+	}
 }

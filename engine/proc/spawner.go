@@ -89,6 +89,22 @@ func (s *Spawner) Run(ctx context.Context) error {
 		return errors.New("proc: Spawner.Run called twice")
 	}
 	runtime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		// This is the main thread, which the Go runtime never lets exit,
+		// so the children's parent-death signal would not fire when Run
+		// returns. Keep it locked (so the spawner cannot land on it), run
+		// the spawner on a fresh thread, and give the main thread back.
+		defer runtime.UnlockOSThread()
+		errc := make(chan error, 1)
+		go func() { errc <- s.loop(ctx) }()
+		return <-errc
+	}
+	return s.loop(ctx)
+}
+
+// loop is Run's body, on a locked thread other than the main thread.
+func (s *Spawner) loop(ctx context.Context) error {
+	runtime.LockOSThread() // never unlocked: the thread exits with loop
 	defer close(s.done)
 	// Without orphans to reap nothing needs waking up: no ticker at all,
 	// so an idle dewy does not poll.
