@@ -44,17 +44,20 @@ func Serve(ctx context.Context, srv *http.Server, lns ...net.Listener) error {
 // ServeWithOptions serves srv on every listener until ctx is done, then
 // drains without losing a request that was already accepted:
 //
-//  1. it closes the listeners, so this process accepts nothing more (the
+//  1. it turns keep-alives off, so each response from here on says
+//     "Connection: close" and no client sends a second request into the
+//     drain (idle keep-alive connections are closed);
+//  2. it closes the listeners, so this process accepts nothing more (the
 //     sockets stay open in dewy and the new generation, which go on
 //     accepting), and waits until every Serve loop has returned, so the set of
 //     accepted connections is final;
-//  2. it turns keep-alives off, so each response from here on says
-//     "Connection: close" and no client sends a second request into the drain;
 //  3. it waits, at most opts.FirstRequestGrace, until every accepted
 //     connection has left http.StateNew, that is has begun its first request,
 //     and closes those still silent then;
-//  4. only then it calls srv.Shutdown, bounded by opts.ShutdownTimeout, and
-//     srv.Close after that.
+//  4. it waits, at most opts.ShutdownTimeout, until every connection has
+//     closed (each closes after its response), then calls srv.Close.
+//     srv.Shutdown is not used: a request it sees finish reading after its
+//     shutting-down mark is dropped unanswered, the very loss below.
 //
 // Why step 3: http.Server.Shutdown marks the server as shutting down first,
 // and net/http checks that mark right after reading a request: a connection
@@ -68,7 +71,7 @@ func Serve(ctx context.Context, srv *http.Server, lns ...net.Listener) error {
 // shows the loss on the running Go version.
 //
 // What remains: a keep-alive connection that is idle when the drain starts is
-// closed by step 2, and if its client sent a new request at that very moment,
+// closed by step 1, and if its client sent a new request at that very moment,
 // the client sees the connection close (Go's and most clients retry an
 // idempotent request on a fresh connection in that case). Hijacked
 // connections (WebSockets) are not waited for: close them yourself once
@@ -91,7 +94,7 @@ func ServeWithOptions(ctx context.Context, srv *http.Server, opts ServeOptions, 
 		opts.ShutdownTimeout = DefaultShutdownTimeout
 	}
 
-	tr := &connTracker{next: srv.ConnState, fresh: map[net.Conn]struct{}{}, changed: make(chan struct{})}
+	tr := &connTracker{next: srv.ConnState, fresh: map[net.Conn]struct{}{}, open: map[net.Conn]struct{}{}, changed: make(chan struct{})}
 	srv.ConnState = tr.hook
 
 	var (
@@ -125,7 +128,13 @@ func ServeWithOptions(ctx context.Context, srv *http.Server, opts ServeOptions, 
 	case <-early:
 	}
 
-	// 1. Stop accepting; after Wait, no connection can be added.
+	// 1. From now on every response says "Connection: close" (and idle
+	// keep-alive connections are closed), before the listeners close: a
+	// request that reaches this generation after it stopped accepting is
+	// answered as the last one on its connection.
+	srv.SetKeepAlivesEnabled(false)
+
+	// 2. Stop accepting; after Wait, no connection can be added.
 	closing.Lock()
 	closed = true
 	closing.Unlock()
@@ -134,25 +143,25 @@ func ServeWithOptions(ctx context.Context, srv *http.Server, opts ServeOptions, 
 	}
 	serving.Wait()
 
-	// 2. Answer what is in flight with "Connection: close".
-	srv.SetKeepAlivesEnabled(false)
-
 	// 3. Let accepted connections deliver their first request. Those that
 	// stay silent (speculative pre-connections) are closed: they have no
-	// request to lose, and Shutdown would wait 5 s for each of them.
+	// request to lose, and step 4 would wait for them until its timeout.
 	if opts.FirstRequestGrace > 0 {
 		tr.waitNoneFresh(opts.FirstRequestGrace)
 		tr.closeFresh()
 	}
 
-	// 4. Wait for the handlers, bounded.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if err != nil {
-		srv.Close()
-		err = fmt.Errorf("listener: shutdown after %s: %w", opts.ShutdownTimeout, err)
+	// 4. Wait, bounded, until every connection has closed: with keep-alives
+	// off, each closes right after its response. srv.Shutdown is not used
+	// for this: it marks the server as shutting down, and net/http drops a
+	// request it finishes reading after that mark, unanswered (the race
+	// this drain exists to avoid, see above).
+	var err error
+	if !tr.waitAllClosed(opts.ShutdownTimeout) {
+		err = fmt.Errorf("listener: connections still open %s after the drain began: %w", opts.ShutdownTimeout, context.DeadlineExceeded)
 	}
+	// Nothing is left to lose: release what net/http still holds.
+	srv.Close()
 	closing.Lock()
 	defer closing.Unlock()
 	if firstErr != nil {
@@ -161,21 +170,37 @@ func ServeWithOptions(ctx context.Context, srv *http.Server, opts ServeOptions, 
 	return err
 }
 
-// connTracker knows which accepted connections have not begun a request.
+// connTracker knows which accepted connections are open, and which of
+// them have not begun a request.
 type connTracker struct {
 	next func(net.Conn, http.ConnState)
 
 	mu      sync.Mutex
 	fresh   map[net.Conn]struct{}
-	changed chan struct{} // closed and replaced whenever fresh shrinks
+	open    map[net.Conn]struct{}
+	changed chan struct{} // closed and replaced whenever fresh or open shrinks
 }
 
 func (t *connTracker) hook(c net.Conn, st http.ConnState) {
 	t.mu.Lock()
-	if st == http.StateNew {
+	shrunk := false
+	switch st {
+	case http.StateNew:
 		t.fresh[c] = struct{}{}
-	} else if _, ok := t.fresh[c]; ok {
+		t.open[c] = struct{}{}
+	case http.StateClosed, http.StateHijacked:
+		_, wasFresh := t.fresh[c]
+		_, wasOpen := t.open[c]
 		delete(t.fresh, c)
+		delete(t.open, c)
+		shrunk = wasFresh || wasOpen
+	default:
+		if _, ok := t.fresh[c]; ok {
+			delete(t.fresh, c)
+			shrunk = true
+		}
+	}
+	if shrunk {
 		close(t.changed)
 		t.changed = make(chan struct{})
 	}
@@ -199,19 +224,29 @@ func (t *connTracker) closeFresh() {
 
 // waitNoneFresh returns when no tracked connection is in StateNew, or after d.
 func (t *connTracker) waitNoneFresh(d time.Duration) {
+	t.waitUntil(d, func() bool { return len(t.fresh) == 0 })
+}
+
+// waitAllClosed reports whether every tracked connection closed within d.
+func (t *connTracker) waitAllClosed(d time.Duration) bool {
+	return t.waitUntil(d, func() bool { return len(t.open) == 0 })
+}
+
+// waitUntil waits until done (called with t.mu held) holds, or d passes.
+func (t *connTracker) waitUntil(d time.Duration, done func() bool) bool {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
 		t.mu.Lock()
-		n, ch := len(t.fresh), t.changed
+		ok, ch := done(), t.changed
 		t.mu.Unlock()
-		if n == 0 {
-			return
+		if ok {
+			return true
 		}
 		select {
 		case <-ch:
 		case <-timer.C:
-			return
+			return false
 		}
 	}
 }
