@@ -170,7 +170,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		held[a.Name] = s
 	}
 	for _, a := range e.plan.Apps {
-		e.apps[a.Name] = e.newAppRun(a, held[a.Name], true)
+		e.apps[a.Name] = e.newAppRun(a, held[a.Name], true, 1)
 	}
 	e.actionsWG.Add(1)
 	go func() {
@@ -185,14 +185,15 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // newAppRun starts one supervisor on socks under e.appsCtx, counted in
-// appsWG; ownsSockets says it closes socks when it is retired. It must run
+// appsWG; ownsSockets says it closes socks when it is retired; firstGen
+// numbers its first generation. It must run
 // on the loop goroutine (or before the loop starts), never after shutdown
 // began.
-func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, ownsSockets bool) *appRun {
+func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, ownsSockets bool, firstGen int) *appRun {
 	// The supervisor adds the "app" field to its logger itself.
 	sup := supervisor.New(supervisor.Options{
 		App: a, Sockets: socks, Spawner: e.spawn, Logger: e.log,
-		Emit: e.emit, Environ: e.o.Environ,
+		Emit: e.emit, Environ: e.o.Environ, FirstGeneration: firstGen,
 	})
 	ctx, cancel := context.WithCancel(e.appsCtx)
 	r := &appRun{def: a, sup: sup, socks: socks, ownsSockets: ownsSockets, cancel: cancel}
@@ -216,7 +217,7 @@ func (e *Engine) bindAndStart(a plan.App) (*appRun, error) {
 		}
 		socks = s
 	}
-	return e.newAppRun(a, socks, true), nil
+	return e.newAppRun(a, socks, true, 1), nil
 }
 
 func (e *Engine) closeSockets() {

@@ -358,8 +358,8 @@ func TestReload(t *testing.T) {
 	if got := h.status("b"); got.PID != stB.PID {
 		t.Errorf("unchanged app b was restarted: %d -> %d", stB.PID, got.PID)
 	}
-	if got := h.status("a"); got.PID == stA.PID || got.State != "running" {
-		t.Errorf("changed app a was not replaced: %+v", got)
+	if got := h.status("a"); got.PID == stA.PID || got.State != "running" || got.Generation != stA.Generation+1 {
+		t.Errorf("changed app a was not replaced by generation %d: %+v", stA.Generation+1, got)
 	}
 	testutil.Eventually(t, "old a gone", 15*time.Second, func() bool { return !procfs.Alive(stA.PID) })
 	h.waitRunning("c")

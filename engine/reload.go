@@ -98,7 +98,8 @@ func (e *Engine) reload(ctx context.Context) error {
 				r, err = e.bindAndStart(a)
 			case replace:
 				// Shares the running app's sockets; ownership passes at commit.
-				r = e.newAppRun(a, old[a.Name].socks, false)
+				// Generations go on counting from the old supervisor's.
+				r = e.newAppRun(a, old[a.Name].socks, false, old[a.Name].sup.Status().Generation+1)
 			default:
 				continue
 			}

@@ -72,6 +72,11 @@ type Options struct {
 	// Environ is dewy's own environment, the base of every generation's,
 	// as for exec.Cmd.Env: nil means os.Environ().
 	Environ []string
+	// FirstGeneration numbers the first generation this supervisor starts
+	// (default 1). A supervisor that replaces another after a reload goes
+	// on from its predecessor's count, so SERVER_STARTER_GENERATION never
+	// goes back.
+	FirstGeneration int
 	// Stdout and Stderr receive the app's output when App.Output.File is
 	// empty (nil: os.Stdout and os.Stderr).
 	Stdout, Stderr *os.File
@@ -110,6 +115,7 @@ type Supervisor struct {
 	op         *restartOp
 	pending    *restartOp
 	nextGen    int
+	firstGen   int
 	lastGen    int
 	restarts   int
 	state      string
@@ -205,14 +211,19 @@ func New(o Options) *Supervisor {
 		o.Stderr = os.Stderr
 	}
 	ready, stop, policy := withDefaults(o.App)
+	if o.FirstGeneration < 1 {
+		o.FirstGeneration = 1
+	}
 	s := &Supervisor{
-		opts:   o,
-		app:    o.App,
-		ready:  ready,
-		stop:   stop,
-		policy: policy,
-		log:    o.Logger.With().Str("app", o.App.Name).Logger(),
-		now:    o.Now,
+		nextGen:  o.FirstGeneration - 1,
+		firstGen: o.FirstGeneration,
+		opts:     o,
+		app:      o.App,
+		ready:    ready,
+		stop:     stop,
+		policy:   policy,
+		log:      o.Logger.With().Str("app", o.App.Name).Logger(),
+		now:      o.Now,
 		probeClient: &http.Client{
 			Transport:     &http.Transport{DisableKeepAlives: true, Proxy: nil},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -566,7 +577,7 @@ func (s *Supervisor) startWorker(why string) {
 		s.scheduleRestart(0)
 		return
 	}
-	if s.nextGen > 1 {
+	if s.nextGen > s.firstGen {
 		s.restarts++
 	}
 	s.current = g
