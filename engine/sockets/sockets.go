@@ -19,33 +19,40 @@ import (
 )
 
 // ErrClosed is returned by Files after Close.
-var ErrClosed = errors.New("sockets: set is closed")
+var ErrClosed = errors.New("sockets: socket is closed")
 
-// Set is the ordered list of listening sockets held for one app. The order
-// is the order of the addresses given to Bind, and it is the order of the
-// descriptors a child receives. A nil *Set is an empty set.
+// Socket is one held listening socket. dewy never accepts on it, so it is
+// kept as a plain descriptor outside Go's network poller: a new client
+// connection wakes only the generations that accept, never dewy.
 //
 // The methods are safe for concurrent use.
-type Set struct {
-	mu     sync.Mutex
-	closed bool
-	socks  []held
-}
-
-type held struct {
+type Socket struct {
 	addr plan.ListenAddr
-	ln   listener
+	// bound is the address the kernel bound (the real port for port 0).
+	bound net.Addr
+	// v6only is IPV6_V6ONLY of a TCP socket bound to an IPv6 address.
+	v6only bool
 	// spec is the address as written in SERVER_STARTER_PORT.
 	spec string
 	// name is the LISTEN_FDNAMES entry.
 	name string
+
+	mu     sync.Mutex
+	fd     int
+	closed bool
 }
 
-// listener is what both *net.TCPListener and *net.UnixListener are.
-type listener interface {
-	net.Listener
-	syscall.Conn
+// Set is the ordered list of listening sockets held for one app. The order
+// is the order of the addresses given to Bind (or of the sockets given to
+// NewSet), and it is the order of the descriptors a child receives. A nil
+// *Set is an empty set. Two sets may share a Socket: after a reload an
+// address passes from one app's set to another's without being closed.
+type Set struct {
+	socks []*Socket
 }
+
+// NewSet returns a set of already held sockets, in order.
+func NewSet(socks ...*Socket) *Set { return &Set{socks: socks} }
 
 // Bind binds every address, in order, with SO_REUSEADDR for TCP. A unix
 // socket path that holds a stale socket (nothing accepts on it) is removed
@@ -54,14 +61,33 @@ type listener interface {
 func Bind(ctx context.Context, addrs []plan.ListenAddr) (*Set, error) {
 	s := &Set{}
 	for _, a := range addrs {
-		h, err := bindOne(ctx, a)
+		h, err := Listen(ctx, a)
 		if err != nil {
 			_ = s.Close()
-			return nil, fmt.Errorf("listen %s: %w", describe(a), err)
+			return nil, err
 		}
 		s.socks = append(s.socks, h)
 	}
 	return s, nil
+}
+
+// Listen binds and holds one address. The error names the address.
+func Listen(ctx context.Context, a plan.ListenAddr) (*Socket, error) {
+	h, err := bindOne(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", describe(a), err)
+	}
+	return h, nil
+}
+
+// Key identifies an address across plans: a reload hands the socket held
+// for a key to whichever app lists that key next.
+func Key(a plan.ListenAddr) string {
+	n := a.Network
+	if n == "" {
+		n = "tcp"
+	}
+	return n + " " + a.Address
 }
 
 func describe(a plan.ListenAddr) string {
@@ -71,8 +97,16 @@ func describe(a plan.ListenAddr) string {
 	return strconv.Quote(a.Network + ":" + a.Address)
 }
 
-func bindOne(ctx context.Context, a plan.ListenAddr) (held, error) {
+// bindOne binds with Go's net package (for its address resolution and
+// dual-stack rules), takes a duplicate of the descriptor, and closes the Go
+// listener, which also takes it out of the network poller.
+func bindOne(ctx context.Context, a plan.ListenAddr) (*Socket, error) {
 	lc := net.ListenConfig{Control: reuseAddr}
+	var (
+		l    net.Listener
+		err  error
+		spec string
+	)
 	switch a.Network {
 	case "tcp", "tcp4", "tcp6", "":
 		network := a.Network
@@ -90,35 +124,56 @@ func bindOne(ctx context.Context, a plan.ListenAddr) (held, error) {
 				}
 			}
 		}
-		l, err := lc.Listen(ctx, network, a.Address)
-		if err != nil {
-			return held{}, err
+		if l, err = lc.Listen(ctx, network, a.Address); err != nil {
+			return nil, err
 		}
-		tl := l.(*net.TCPListener)
-		return held{addr: a, ln: tl, spec: tcpSpec(tl.Addr().(*net.TCPAddr)), name: fdName(a)}, nil
+		spec = tcpSpec(l.Addr().(*net.TCPAddr))
 	case "unix":
 		if a.Address == "" {
-			return held{}, errors.New("empty unix socket path")
+			return nil, errors.New("empty unix socket path")
 		}
 		if strings.ContainsAny(a.Address, ";=") {
 			// SERVER_STARTER_PORT separates entries with ';' and the path
 			// from the descriptor with '='; such a path cannot be passed.
-			return held{}, fmt.Errorf("unix socket path %q contains ';' or '=', which SERVER_STARTER_PORT cannot carry", a.Address)
+			return nil, fmt.Errorf("unix socket path %q contains ';' or '=', which SERVER_STARTER_PORT cannot carry", a.Address)
 		}
 		if err := removeStale(ctx, a.Address); err != nil {
-			return held{}, err
+			return nil, err
 		}
-		l, err := lc.Listen(ctx, "unix", a.Address)
-		if err != nil {
-			return held{}, err
+		if l, err = lc.Listen(ctx, "unix", a.Address); err != nil {
+			return nil, err
 		}
-		ul := l.(*net.UnixListener)
-		// The socket file is removed when the set is closed.
-		ul.SetUnlinkOnClose(true)
-		return held{addr: a, ln: ul, spec: a.Address, name: fdName(a)}, nil
+		// The socket file is removed by Socket.Close, not by this listener.
+		l.(*net.UnixListener).SetUnlinkOnClose(false)
+		spec = a.Address
 	default:
-		return held{}, fmt.Errorf("unsupported network %q (want tcp or unix)", a.Network)
+		return nil, fmt.Errorf("unsupported network %q (want tcp or unix)", a.Network)
 	}
+	h := &Socket{addr: a, bound: l.Addr(), spec: spec, name: fdName(a), fd: -1}
+	rc, err := l.(syscall.Conn).SyscallConn()
+	if err == nil {
+		var derr error
+		err = rc.Control(func(fd uintptr) {
+			h.fd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+			if derr == nil && a.Network != "unix" {
+				if ta, ok := h.bound.(*net.TCPAddr); ok && ta.IP.To4() == nil {
+					v, gerr := unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY)
+					h.v6only = gerr == nil && v == 1
+				}
+			}
+		})
+		if err == nil {
+			err = derr
+		}
+	}
+	_ = l.Close()
+	if err != nil {
+		if a.Network == "unix" {
+			_ = os.Remove(a.Address)
+		}
+		return nil, fmt.Errorf("hold descriptor: %w", err)
+	}
+	return h, nil
 }
 
 func reuseAddr(network, _ string, c syscall.RawConn) error {
@@ -203,12 +258,88 @@ func SanitizeFDName(s string) string {
 	return string(b)
 }
 
+// ListenAddr is the configured address.
+func (h *Socket) ListenAddr() plan.ListenAddr { return h.addr }
+
+// Addr is the bound address (useful when a port was 0).
+func (h *Socket) Addr() net.Addr { return h.bound }
+
+// Reaches reports whether a TCP connection to dst lands on this socket: dst
+// has the socket's port and either its exact IP or, for a wildcard socket,
+// any IP of the socket's family (both families for a dual-stack [::]).
+// v4-mapped IPv6 addresses count as IPv4.
+func (h *Socket) Reaches(dst netip.AddrPort) bool {
+	ta, ok := h.bound.(*net.TCPAddr)
+	if !ok || ta.Port != int(dst.Port()) {
+		return false
+	}
+	ip := dst.Addr().Unmap()
+	held, ok := netip.AddrFromSlice(ta.IP)
+	if !ok {
+		return false
+	}
+	held = held.Unmap()
+	switch {
+	case !held.IsUnspecified():
+		return held == ip
+	case held.Is4():
+		return ip.Is4()
+	case h.v6only:
+		return ip.Is6()
+	default:
+		return true
+	}
+}
+
+// file returns a close-on-exec duplicate of the held descriptor.
+func (h *Socket) file() (*os.File, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	nfd, err := unix.FcntlInt(uintptr(h.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(nfd), h.name), nil
+}
+
+// Close closes the socket (and removes a unix socket's file). It is safe
+// to call more than once.
+func (h *Socket) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	var errs []error
+	if err := unix.Close(h.fd); err != nil {
+		errs = append(errs, fmt.Errorf("close %s: %w", describe(h.addr), err))
+	}
+	if h.addr.Network == "unix" {
+		if err := os.Remove(h.addr.Address); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", h.addr.Address, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Len is the number of held sockets.
 func (s *Set) Len() int {
 	if s == nil {
 		return 0
 	}
 	return len(s.socks)
+}
+
+// Sockets returns the held sockets, in order.
+func (s *Set) Sockets() []*Socket {
+	if s == nil {
+		return nil
+	}
+	return append([]*Socket(nil), s.socks...)
 }
 
 // Addrs returns the bound address of each socket, in order (useful when a
@@ -219,7 +350,7 @@ func (s *Set) Addrs() []net.Addr {
 	}
 	out := make([]net.Addr, len(s.socks))
 	for i, h := range s.socks {
-		out[i] = h.ln.Addr()
+		out[i] = h.bound
 	}
 	return out
 }
@@ -236,6 +367,20 @@ func (s *Set) ListenAddrs() []plan.ListenAddr {
 	return out
 }
 
+// Reaches reports whether a TCP connection to dst lands on one of the set's
+// sockets (see Socket.Reaches).
+func (s *Set) Reaches(dst netip.AddrPort) bool {
+	if s == nil {
+		return false
+	}
+	for _, h := range s.socks {
+		if h.Reaches(dst) {
+			return true
+		}
+	}
+	return false
+}
+
 // Files returns a fresh duplicate of every held socket, in order, for
 // exec.Cmd.ExtraFiles. The caller closes them once the child has started;
 // the held sockets stay open. The duplicates share the open file
@@ -245,14 +390,9 @@ func (s *Set) Files() ([]*os.File, error) {
 	if s == nil {
 		return nil, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, ErrClosed
-	}
 	out := make([]*os.File, 0, len(s.socks))
 	for _, h := range s.socks {
-		f, err := DupFile(h.ln, h.name)
+		f, err := h.file()
 		if err != nil {
 			for _, g := range out {
 				_ = g.Close()
@@ -287,23 +427,17 @@ func DupFile(c syscall.Conn, name string) (*os.File, error) {
 	return os.NewFile(uintptr(nfd), name), nil
 }
 
-// Close closes every held socket (and removes unix socket files). It is
-// safe to call more than once.
+// Close closes every socket of the set (and removes unix socket files). It
+// is safe to call more than once. A socket shared with another set is
+// closed for that set too: after a reload the engine closes only the
+// sockets no app lists any more.
 func (s *Set) Close() error {
 	if s == nil {
 		return nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
 	var errs []error
 	for _, h := range s.socks {
-		if err := h.ln.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close %s: %w", describe(h.addr), err))
-		}
+		errs = append(errs, h.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -74,6 +75,15 @@ func nonblocking(t *testing.T, c syscall.Conn) bool {
 	return fl&unix.O_NONBLOCK != 0
 }
 
+func heldNonblocking(t *testing.T, h *Socket) bool {
+	t.Helper()
+	fl, err := unix.FcntlInt(uintptr(h.fd), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fl&unix.O_NONBLOCK != 0
+}
+
 func fileNonblocking(t *testing.T, f *os.File) bool {
 	t.Helper()
 	return nonblocking(t, f)
@@ -105,7 +115,7 @@ func TestHeldSocketsStayNonBlocking(t *testing.T) {
 		}
 	}
 	for i, h := range s.socks {
-		if !nonblocking(t, h.ln) {
+		if !heldNonblocking(t, h) {
 			t.Errorf("held socket %d (%s) lost O_NONBLOCK", i, h.addr.Raw)
 		}
 	}
@@ -199,7 +209,7 @@ func TestUnixStaleSocketRemovedLiveOneRefused(t *testing.T) {
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {
 		t.Errorf("Close left the socket file behind: %v", err)
 	}
-	if _, err := s.Files(); err != ErrClosed {
+	if _, err := s.Files(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Files after Close: %v, want ErrClosed", err)
 	}
 }
@@ -294,7 +304,7 @@ func TestServerStarterRoundTrip(t *testing.T) {
 	// Listening through the parser's listeners must not have flipped the
 	// shared descriptions either.
 	for i, h := range s.socks {
-		if !nonblocking(t, h.ln) {
+		if !heldNonblocking(t, h) {
 			t.Errorf("held socket %d lost O_NONBLOCK", i)
 		}
 	}
