@@ -130,7 +130,7 @@ func runBaseline(ctx context.Context, o Options, bins binaries, dir string) (*Ru
 		}
 		return rs, nil
 	}
-	derr := drive(ctx, o, r, l, do)
+	derr := drive(ctx, o, r, l, do, 0)
 	o.logf("stopping the last httpserver (SIGTERM)")
 	if !cur.stop(10 * time.Second) {
 		r.Notes = append(r.Notes, fmt.Sprintf("the last httpserver (pid %d) did not exit within 10s of SIGTERM; killed", cur.pid))

@@ -31,15 +31,6 @@ const (
 
 // writeConfig writes the dewy config of the run and returns its path.
 func writeConfig(dir, app string, port int, o Options) (string, error) {
-	ready := `ready {
-    http     = "/healthz"
-    timeout  = "30s"
-  }`
-	if o.Ready == "delay" {
-		ready = fmt.Sprintf(`ready {
-    delay = %q
-  }`, o.ReadyDelay.String())
-	}
 	cfg := fmt.Sprintf(`# Written by dewy's bench harness.
 app "bench" {
   command = [%q, "-startup-delay", %q]
@@ -50,9 +41,37 @@ app "bench" {
     timeout = "10s"
   }
 }
-`, app, o.StartupDelay.String(), port, ready)
+`, app, o.StartupDelay.String(), port, readyBlock(o, port))
 	path := filepath.Join(dir, "dewy.hcl")
 	return path, os.WriteFile(path, []byte(cfg), 0o644)
+}
+
+// readyBlock is the app's ready block for -ready: "http" probes the
+// per-generation readiness socket, "http-held" and "tcp-held" probe the
+// held address the clients use (which the old generation may answer, or
+// dewy's own held socket accept), "delay" waits -ready-delay.
+func readyBlock(o Options, port int) string {
+	held := "127.0.0.1:" + strconv.Itoa(port)
+	switch o.Ready {
+	case "http-held":
+		return fmt.Sprintf(`ready {
+    http     = %q
+    timeout  = "30s"
+  }`, "http://"+held+"/healthz")
+	case "tcp-held":
+		return fmt.Sprintf(`ready {
+    tcp      = %q
+    timeout  = "30s"
+  }`, held)
+	case "delay":
+		return fmt.Sprintf(`ready {
+    delay = %q
+  }`, o.ReadyDelay.String())
+	}
+	return `ready {
+    http     = "/healthz"
+    timeout  = "30s"
+  }`
 }
 
 // logLine is one JSON line of dewy's log, stamped with when the harness
@@ -209,6 +228,7 @@ func (d *dewyProc) position() (int, int) {
 // restarter returns the restart of the dewy run: SIGUSR1, then the log
 // says which generation started and when the restart completed (after the
 // old generation exited), then the new generation must answer a request.
+// The restart's window ends at the later of the two.
 func (d *dewyProc) restarter(o Options, track *tracker) restarter {
 	return func(ctx context.Context, i int) (restart, error) {
 		cursor, cur := d.position()
@@ -256,6 +276,12 @@ func (d *dewyProc) restarter(o Options, track *tracker) restarter {
 		// the restart counts once the new one has served a request.
 		select {
 		case <-track.wait(rs.NewKey):
+			// The window lasts until the new generation serves, also when
+			// dewy called the restart complete before (a readiness check
+			// the old generation or the held socket itself passed).
+			if f, ok := track.firstSeen(rs.NewKey); ok && f > rs.End {
+				rs.Unserved, rs.End = f-rs.End, f
+			}
 		case <-ctx.Done():
 			return rs, ctx.Err()
 		case <-deadline.C:
@@ -333,36 +359,18 @@ func runDewy(ctx context.Context, o Options, bins binaries, dir string) (*RunRep
 		return nil, errors.Join(err, stop())
 	}
 	r := &RunReport{Mode: "dewy"}
-	ps := &ProcStats{Pid: d.pid}
-	r.Supervisor = ps
-	ps.RSSStartKB, _ = readRSS(d.pid)
-
 	l, err := newLoad(o, base, t0, func(_, gen int) int64 { return int64(gen) })
 	if err != nil {
 		return nil, errors.Join(err, stop())
 	}
-	cpu0, _ := readCPU(d.pid)
-	w0 := time.Now()
-	sampler := sampleRSS(d.pid, 100*time.Millisecond)
-	derr := drive(ctx, o, r, l, d.restarter(o, l.track))
-	cpu1, _ := readCPU(d.pid)
-	w1 := time.Now()
-	ps.RSSLoadPeakKB, ps.RSSLoadMeanKB, ps.Samples = sampler.stop()
-	ps.LoadSeconds = w1.Sub(w0).Seconds()
-	ps.CPULoadPct = 100 * (cpu1 - cpu0).Seconds() / ps.LoadSeconds
-
-	if derr == nil && o.Idle > 0 {
+	derr := drive(ctx, o, r, l, d.restarter(o, l.track), d.pid)
+	oi := o
+	if derr != nil {
+		oi.Idle = 0 // RSS only
+	} else if o.Idle > 0 {
 		o.logf("load stopped; measuring dewy idle for %s", o.Idle)
-		select {
-		case <-time.After(o.Idle):
-		case <-ctx.Done():
-		}
-		cpu2, _ := readCPU(d.pid)
-		w2 := time.Now()
-		ps.IdleSeconds = w2.Sub(w1).Seconds()
-		ps.CPUIdlePct = 100 * (cpu2 - cpu1).Seconds() / ps.IdleSeconds
 	}
-	ps.RSSIdleKB, _ = readRSS(d.pid)
+	measureIdle(ctx, oi, r.Supervisor)
 
 	o.logf("stopping dewy (SIGTERM) and checking that no app is left")
 	serr := stop()

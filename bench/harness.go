@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,7 +19,7 @@ type Options struct {
 	Restarts       int
 	Clients        int
 	StartupDelay   time.Duration
-	Ready          string // "http" or "delay"
+	Ready          string // "http", "http-held", "tcp-held" or "delay"
 	ReadyDelay     time.Duration
 	Sleep          time.Duration
 	Think          time.Duration
@@ -31,6 +32,9 @@ type Options struct {
 	MaxDuration    time.Duration
 	MaxRequests    int64
 	Baseline       bool
+	Anchor         bool // the Server::Starter run, when start_server is on PATH
+	AnchorInterval int  // start_server --interval, in seconds
+	Steady         time.Duration
 	LogLevel       string
 	JSON           bool
 	Keep           bool
@@ -58,9 +62,15 @@ func DefaultOptions() Options {
 		MaxDuration:    10 * time.Minute,
 		MaxRequests:    4_000_000,
 		Baseline:       true,
+		Anchor:         true,
+		AnchorInterval: 1,
+		Steady:         5 * time.Second,
 		LogLevel:       "info",
 	}
 }
+
+// readyModes are the values of -ready: the readiness check dewy is given.
+var readyModes = []string{"http", "http-held", "tcp-held", "delay"}
 
 func (o Options) check() error {
 	switch {
@@ -68,14 +78,16 @@ func (o Options) check() error {
 		return errors.New("-restarts must be 0 or more")
 	case o.Clients < 1:
 		return errors.New("-clients must be at least 1")
-	case o.Ready != "http" && o.Ready != "delay":
-		return fmt.Errorf("-ready %q: want http or delay", o.Ready)
+	case !slices.Contains(readyModes, o.Ready):
+		return fmt.Errorf("-ready %q: want one of %s", o.Ready, strings.Join(readyModes, ", "))
+	case o.AnchorInterval < 0:
+		return errors.New("-anchor-interval must be 0 or more (whole seconds)")
 	case o.Timeout <= 0 || o.RestartTimeout <= 0 || o.MaxDuration <= 0:
 		return errors.New("-timeout, -restart-timeout and -max-duration must be positive")
 	case o.MaxRequests < 1:
 		return errors.New("-max-requests must be at least 1")
 	case o.StartupDelay < 0 || o.ReadyDelay < 0 || o.Sleep < 0 || o.Think < 0 || o.Pause < 0 ||
-		o.Warmup < 0 || o.Cooldown < 0 || o.Idle < 0:
+		o.Warmup < 0 || o.Cooldown < 0 || o.Idle < 0 || o.Steady < 0:
 		return errors.New("durations must not be negative")
 	case o.Sleep > time.Minute:
 		return errors.New("-sleep is capped at 1m by the app")
@@ -89,10 +101,11 @@ func (o Options) logf(format string, args ...any) {
 	}
 }
 
-// Run builds the binaries and runs the dewy run and, with o.Baseline, the
-// baseline run. It returns the report of the runs that finished, also
-// with an error. Everything it starts is stopped before it returns, also
-// when ctx is cancelled.
+// Run builds the binaries and runs the dewy run, with o.Baseline the
+// baseline run, and with o.Anchor the Server::Starter run when start_server
+// is on PATH. It returns the report of the runs that finished, also with
+// an error. Everything it starts is stopped before it returns, also when
+// ctx is cancelled.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.check(); err != nil {
 		return nil, err
@@ -111,8 +124,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep := newReport(o)
+	var startServer string
+	if o.Anchor {
+		startServer, err = exec.LookPath("start_server")
+		if err != nil {
+			note := "Server::Starter run skipped: no start_server on PATH; install it with `apt-get install libserver-starter-perl` (Debian, Ubuntu) or `cpanm Server::Starter`"
+			rep.Notes = append(rep.Notes, note)
+			o.logf("%s", note)
+		}
+	}
 
-	o.logf("run 1: dewy (graceful restart by SIGUSR1, ready=%s)", o.Ready)
+	n := 1
+	o.logf("run %d: dewy (graceful restart by SIGUSR1, ready=%s)", n, o.Ready)
 	r, err := runDewy(ctx, o, bins, dir)
 	if r != nil {
 		rep.Runs = append(rep.Runs, r)
@@ -121,13 +144,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, fmt.Errorf("dewy run: %w", err)
 	}
 	if o.Baseline {
-		o.logf("run 2: baseline (SIGTERM, wait for exit, start a new process)")
+		n++
+		o.logf("run %d: baseline (SIGTERM, wait for exit, start a new process)", n)
 		r, err := runBaseline(ctx, o, bins, dir)
 		if r != nil {
 			rep.Runs = append(rep.Runs, r)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("baseline run: %w", err)
+		}
+	}
+	if startServer != "" {
+		n++
+		o.logf("run %d: Server::Starter (%s --interval=%d, restart by SIGHUP)", n, startServer, o.AnchorInterval)
+		r, err := runAnchor(ctx, o, bins, startServer, dir)
+		if r != nil {
+			rep.Runs = append(rep.Runs, r)
+		}
+		if err != nil {
+			return rep, fmt.Errorf("Server::Starter run: %w", err)
 		}
 	}
 	return rep, nil
@@ -187,6 +222,11 @@ type restart struct {
 	NewKey int64         // instance serving after
 	Failed string        // why the restart failed, "" when it worked
 	NewPid int
+	// Unserved: how long before the new instance's first response the
+	// supervisor reported the restart over (dewy's "restart complete",
+	// Server::Starter's "old worker ... died"): the old instance was gone
+	// while the new one did not serve yet. End is then that first response.
+	Unserved time.Duration
 }
 
 // restarter performs one restart and reports it; it returns an error only
@@ -194,10 +234,22 @@ type restart struct {
 type restarter func(ctx context.Context, i int) (restart, error)
 
 // drive runs the load and the restarts of one run and fills r with what it
-// measured. It stops the load before it returns.
-func drive(ctx context.Context, o Options, r *RunReport, l *load, do restarter) error {
+// measured. It stops the load before it returns. supervisor is the pid of
+// the process that holds the sockets and restarts the app (dewy,
+// start_server), 0 when there is none (the baseline): drive then records
+// its RSS and CPU under load, and its costs in the steady phase.
+//
+// The phases: -warmup, the restarts (each followed by -pause), -cooldown,
+// then -steady: the same load, no restart, measured on its own.
+func drive(ctx context.Context, o Options, r *RunReport, l *load, do restarter, supervisor int) error {
 	runCtx, cancel := context.WithTimeout(ctx, o.MaxDuration)
 	defer cancel()
+	var sw *supWatch
+	if supervisor > 0 {
+		sw = watchSupervisor(supervisor)
+		r.Supervisor = sw.ps
+		defer sw.stop()
+	}
 	l.start(runCtx)
 	defer l.stop()
 	// A restart gives up when the load stops by its request cap: without
@@ -245,8 +297,39 @@ func drive(ctx context.Context, o Options, r *RunReport, l *load, do restarter) 
 			break
 		}
 	}
-	if warm && err == nil && runCtx.Err() == nil && !isClosed(l.capped) {
+	going := func() bool { return warm && err == nil && runCtx.Err() == nil && !isClosed(l.capped) }
+	if going() {
 		wait(o.Cooldown)
+	}
+	if sw != nil {
+		sw.loadDone()
+	}
+	var steadyFrom, steadyTo time.Duration
+	if going() && o.Steady > 0 {
+		o.logf("%s: steady phase, %s of load without restarts", r.Mode, o.Steady)
+		var st steadyStart
+		if sw != nil {
+			st = sw.steadyStart()
+		}
+		conns0, reqs0 := l.newConns.Load(), l.count()
+		steadyFrom = l.since()
+		full := wait(o.Steady)
+		steadyTo = l.since()
+		if full {
+			sp := &SteadyPhase{
+				Seconds:        (steadyTo - steadyFrom).Seconds(),
+				Requests:       l.count() - reqs0,
+				NewConnections: l.newConns.Load() - conns0,
+			}
+			r.Steady = sp
+			if sw != nil {
+				if serr := sw.steadyEnd(st, sp); serr != nil {
+					r.Notes = append(r.Notes, "steady phase: "+serr.Error())
+				}
+			}
+		} else {
+			steadyFrom, steadyTo = 0, 0
+		}
 	}
 	switch {
 	case ctx.Err() != nil:
@@ -257,7 +340,10 @@ func drive(ctx context.Context, o Options, r *RunReport, l *load, do restarter) 
 		stoppedBy = fmt.Sprintf("-max-requests %d reached", o.MaxRequests)
 	}
 	l.stop()
-	l.summarize(r, restarts)
+	if sw != nil {
+		sw.stop()
+	}
+	l.summarize(r, restarts, steadyFrom, steadyTo)
 	if stoppedBy != "" {
 		r.Notes = append(r.Notes, "load stopped early: "+stoppedBy)
 	}
@@ -265,6 +351,117 @@ func drive(ctx context.Context, o Options, r *RunReport, l *load, do restarter) 
 		return ctx.Err()
 	}
 	return err
+}
+
+// supWatch measures the supervisor of a run from /proc while the load
+// runs: its RSS every 100ms, its CPU under load, its CPU and context
+// switches in the steady phase.
+type supWatch struct {
+	ps      *ProcStats
+	sampler *rssSampler
+	cpu0    time.Duration
+	w0      time.Time
+	loaded  bool
+}
+
+func watchSupervisor(pid int) *supWatch {
+	ps := &ProcStats{Pid: pid}
+	ps.RSSStartKB, _ = readRSS(pid)
+	cpu0, _ := readCPU(pid)
+	return &supWatch{ps: ps, sampler: sampleRSS(pid, 100*time.Millisecond), cpu0: cpu0, w0: time.Now()}
+}
+
+// loadDone ends the CPU measurement under load (warm-up to cool-down, the
+// restarts included).
+func (s *supWatch) loadDone() {
+	if s.loaded {
+		return
+	}
+	s.loaded = true
+	cpu1, _ := readCPU(s.ps.Pid)
+	s.ps.LoadSeconds = time.Since(s.w0).Seconds()
+	if s.ps.LoadSeconds > 0 {
+		s.ps.CPULoadPct = 100 * (cpu1 - s.cpu0).Seconds() / s.ps.LoadSeconds
+	}
+}
+
+// stop ends the RSS sampling (the steady phase included).
+func (s *supWatch) stop() {
+	if s.sampler == nil {
+		return
+	}
+	s.ps.RSSLoadPeakKB, s.ps.RSSLoadMeanKB, s.ps.Samples = s.sampler.stop()
+	s.sampler = nil
+}
+
+type steadyStart struct {
+	cpu time.Duration
+	sw  ctxSwitches
+	err error
+}
+
+func (s *supWatch) steadyStart() steadyStart {
+	var st steadyStart
+	var err1, err2 error
+	st.cpu, err1 = readCPU(s.ps.Pid)
+	st.sw, err2 = readCtxSwitches(s.ps.Pid)
+	st.err = errors.Join(err1, err2)
+	return st
+}
+
+// steadyEnd fills the supervisor's steady figures of sp: CPU and context
+// switches over the phase, per new connection the clients opened in it.
+func (s *supWatch) steadyEnd(st steadyStart, sp *SteadyPhase) error {
+	if st.err != nil {
+		return st.err
+	}
+	cpu, err1 := readCPU(s.ps.Pid)
+	sw, err2 := readCtxSwitches(s.ps.Pid)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	p := s.ps
+	p.SteadyMeasured = true
+	p.SteadyCPUSeconds = (cpu - st.cpu).Seconds()
+	p.SteadyCPUPct = 100 * p.SteadyCPUSeconds / sp.Seconds
+	p.SteadyVoluntary, p.SteadyNonvoluntary, p.SteadyThreadsExited = sw.since(st.sw)
+	p.SteadyThreads = len(sw)
+	wakeups := p.SteadyVoluntary + p.SteadyNonvoluntary
+	p.SteadyWakeupsPerSec = float64(wakeups) / sp.Seconds
+	if sp.NewConnections > 0 {
+		p.SteadyWakeupsPerConn = float64(wakeups) / float64(sp.NewConnections)
+		p.SteadyCPUMicrosPerConn = 1e6 * p.SteadyCPUSeconds / float64(sp.NewConnections)
+	}
+	if p.SteadyThreadsExited > 0 {
+		return fmt.Errorf("%d of the supervisor's threads exited during it; their context switches are not counted", p.SteadyThreadsExited)
+	}
+	return nil
+}
+
+// measureIdle measures the supervisor idle for o.Idle after the load:
+// CPU, context switches per second, and RSS at the end.
+func measureIdle(ctx context.Context, o Options, ps *ProcStats) {
+	if ps == nil {
+		return
+	}
+	if o.Idle > 0 {
+		cpu1, _ := readCPU(ps.Pid)
+		sw1, err1 := readCtxSwitches(ps.Pid)
+		w1 := time.Now()
+		select {
+		case <-time.After(o.Idle):
+		case <-ctx.Done():
+		}
+		cpu2, _ := readCPU(ps.Pid)
+		sw2, err2 := readCtxSwitches(ps.Pid)
+		ps.IdleSeconds = time.Since(w1).Seconds()
+		ps.CPUIdlePct = 100 * (cpu2 - cpu1).Seconds() / ps.IdleSeconds
+		if err1 == nil && err2 == nil {
+			v, n, _ := sw2.since(sw1)
+			ps.IdleWakeupsPerSec = float64(v+n) / ps.IdleSeconds
+		}
+	}
+	ps.RSSIdleKB, _ = readRSS(ps.Pid)
 }
 
 func isClosed(c <-chan struct{}) bool {
@@ -279,7 +476,7 @@ func isClosed(c <-chan struct{}) bool {
 // waitServing polls url until it answers 200 or the deadline passes; alive
 // reports whether the process under test still runs.
 func waitServing(ctx context.Context, url string, d time.Duration, alive func() error) error {
-	c := newClient(false, time.Second)
+	c := newClient(false, time.Second, nil)
 	deadline := time.Now().Add(d)
 	for {
 		if err := alive(); err != nil {

@@ -68,9 +68,10 @@ func (r result) describe() string {
 type client struct {
 	hc      *http.Client
 	timeout time.Duration
+	conns   *atomic.Int64 // counts the new connections the client used; may be nil
 }
 
-func newClient(keepAlive bool, timeout time.Duration) *client {
+func newClient(keepAlive bool, timeout time.Duration, conns *atomic.Int64) *client {
 	tr := &http.Transport{
 		Proxy:               nil, // loopback only, whatever HTTP_PROXY says
 		DialContext:         (&net.Dialer{Timeout: timeout, KeepAlive: -1}).DialContext,
@@ -81,7 +82,7 @@ func newClient(keepAlive bool, timeout time.Duration) *client {
 		MaxConnsPerHost:     1,
 		IdleConnTimeout:     time.Minute,
 	}
-	return &client{hc: &http.Client{Transport: tr}, timeout: timeout}
+	return &client{hc: &http.Client{Transport: tr}, timeout: timeout, conns: conns}
 }
 
 func (c *client) close() { c.hc.CloseIdleConnections() }
@@ -91,7 +92,12 @@ func (c *client) get(ctx context.Context, u string) result {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var conns atomic.Int32
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns.Add(1) }})
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		conns.Add(1)
+		if !info.Reused && c.conns != nil {
+			c.conns.Add(1) // a connection the server accepted for this request
+		}
+	}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return result{kind: kindOther, err: err}
@@ -237,6 +243,7 @@ type load struct {
 
 	started  atomic.Int64
 	finished atomic.Int64
+	newConns atomic.Int64 // connections opened (not reused) by the clients
 	nfailed  atomic.Int64
 	capped   chan struct{}
 	capOnce  sync.Once
@@ -266,7 +273,7 @@ func newLoad(o Options, base string, t0 time.Time, key func(pid, gen int) int64)
 	}
 	l := &load{o: o, url: target, t0: t0, key: key, track: newTracker(), capped: make(chan struct{})}
 	for i := range o.Clients {
-		l.clients = append(l.clients, newClient(i%2 == 0, o.Timeout))
+		l.clients = append(l.clients, newClient(i%2 == 0, o.Timeout, &l.newConns))
 	}
 	l.recs = make([][]record, o.Clients)
 	for i := range l.examples {
@@ -340,8 +347,9 @@ func (l *load) stop() {
 	})
 }
 
-// summarize fills r from the records and the restarts.
-func (l *load) summarize(r *RunReport, restarts []restart) {
+// summarize fills r from the records and the restarts; steadyFrom and
+// steadyTo bound the steady phase (both 0 when there was none).
+func (l *load) summarize(r *RunReport, restarts []restart, steadyFrom, steadyTo time.Duration) {
 	var all []record
 	for _, rs := range l.recs {
 		all = append(all, rs...)
@@ -354,7 +362,7 @@ func (l *load) summarize(r *RunReport, restarts []restart) {
 		k := sort.Search(len(restarts), func(i int) bool { return restarts[i].Signal > rec.end }) - 1
 		return k >= 0 && restarts[k].End >= rec.start
 	}
-	var overall, in, out []time.Duration
+	var overall, in, out, steady []time.Duration
 	first := map[int64]time.Duration{} // instance -> first response's end
 	keys := map[int64]bool{}
 	var first0, last time.Duration
@@ -389,6 +397,9 @@ func (l *load) summarize(r *RunReport, restarts []restart) {
 		} else {
 			out = append(out, d)
 		}
+		if steadyTo > 0 && rec.start >= steadyFrom && rec.end <= steadyTo {
+			steady = append(steady, d)
+		}
 		k := l.key(int(rec.pid), int(rec.gen))
 		keys[k] = true
 		if f, ok := first[k]; !ok || rec.end < f {
@@ -400,7 +411,7 @@ func (l *load) summarize(r *RunReport, restarts []restart) {
 		r.Throughput = float64(r.Requests) / r.LoadSeconds
 	}
 	r.Instances = len(keys)
-	r.Latency = Latencies{Overall: summary(overall), InWindows: summary(in), OutsideWindows: summary(out)}
+	r.Latency = Latencies{Overall: summary(overall), InWindows: summary(in), OutsideWindows: summary(out), Steady: summary(steady)}
 
 	var lat, dur []time.Duration
 	r.RestartsRequested = l.o.Restarts
@@ -417,6 +428,18 @@ func (l *load) summarize(r *RunReport, restarts []restart) {
 		} else {
 			r.Notes = append(r.Notes, fmt.Sprintf("restart at %s: no response from the new instance %d was recorded", rs.Signal.Round(time.Millisecond), rs.NewKey))
 		}
+	}
+	var unserved int
+	var maxUnserved time.Duration
+	for _, rs := range restarts {
+		if rs.Unserved > 0 {
+			unserved++
+			maxUnserved = max(maxUnserved, rs.Unserved)
+		}
+	}
+	if unserved > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d of %d restarts were reported over (the old instance gone) before the new instance had answered, by up to %s: its start-up stalled the clients; the windows last until the first response",
+			unserved, len(restarts), maxUnserved.Round(time.Millisecond)))
 	}
 	r.RestartLatency = summary(lat)
 	r.RestartDuration = summary(dur)

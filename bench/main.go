@@ -4,7 +4,8 @@
 // reports dropped requests, latency inside and outside the restart windows,
 // restart latency, and dewy's own memory and CPU. By default it then runs
 // the same load against a plain stop-and-start restart of the app (the
-// baseline) and prints both side by side.
+// baseline) and, when Perl's start_server is on PATH, under Server::Starter
+// (the anchor), and prints them side by side.
 //
 //	go run ./bench -restarts 100 -clients 32
 //
@@ -32,7 +33,9 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Restarts, "restarts", o.Restarts, "graceful restarts to trigger (SIGUSR1 to dewy; SIGTERM+start in the baseline)")
 	fs.IntVar(&o.Clients, "clients", o.Clients, "concurrent clients: half keep-alive, half a new connection per request")
 	fs.DurationVar(&o.StartupDelay, "startup-delay", o.StartupDelay, "the app's -startup-delay (how long a new generation takes to start serving)")
-	fs.StringVar(&o.Ready, "ready", o.Ready, `dewy readiness check: "http" (ready { http = "/healthz" }) or "delay" (ready { delay = -ready-delay })`)
+	fs.StringVar(&o.Ready, "ready", o.Ready, `dewy readiness check: "http" (ready { http = "/healthz" }, on a per-generation socket), `+
+		`"http-held" (ready { http = "http://127.0.0.1:<port>/healthz" }, the held address), "tcp-held" (ready { tcp = "127.0.0.1:<port>" }) `+
+		`or "delay" (ready { delay = -ready-delay })`)
 	fs.DurationVar(&o.ReadyDelay, "ready-delay", o.ReadyDelay, `the delay of -ready delay`)
 	fs.DurationVar(&o.Sleep, "sleep", o.Sleep, "ask the app for ?sleep=D on every request (0: plain /)")
 	fs.DurationVar(&o.Think, "think", o.Think, "pause of each client between two requests")
@@ -45,6 +48,9 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.MaxDuration, "max-duration", o.MaxDuration, "hard cap on the load phase of each run (it then stops by itself)")
 	fs.Int64Var(&o.MaxRequests, "max-requests", o.MaxRequests, "hard cap on the requests of each run (it then stops by itself)")
 	fs.BoolVar(&o.Baseline, "baseline", o.Baseline, "also run the stop-and-start baseline and print both side by side")
+	fs.BoolVar(&o.Anchor, "anchor", o.Anchor, "also run the same load and restarts under Server::Starter (start_server on PATH; SIGHUP restarts)")
+	fs.IntVar(&o.AnchorInterval, "anchor-interval", o.AnchorInterval, "start_server --interval: whole seconds between starting the new worker and sending the old one TERM")
+	fs.DurationVar(&o.Steady, "steady", o.Steady, "after the cool-down, a phase of load without restarts measuring the supervisor's CPU and wake-ups per new connection (0: none)")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "dewy's --log-level")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout (the progress stays on stderr)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (binaries, config, dewy.log) and print its path")

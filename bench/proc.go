@@ -160,3 +160,74 @@ func (s *rssSampler) stop() (peak, mean int64, n int) {
 	}
 	return s.peak, mean, s.n
 }
+
+// ctxSwitches are the context switches of each thread of a process, from
+// /proc/<pid>/task/<tid>/status: voluntary (the thread blocked and was
+// woken again) and nonvoluntary (it was preempted).
+type ctxSwitches map[int][2]int64
+
+// readCtxSwitches reads the context switches of every thread of pid. A
+// thread that exits between the listing and the read is left out.
+func readCtxSwitches(pid int) (ctxSwitches, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := ctxSwitches{}
+	for _, e := range ents {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/status")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		var v [2]int64
+		var seen int
+		for line := range strings.Lines(string(b)) {
+			for i, key := range [2]string{"voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"} {
+				if s, ok := strings.CutPrefix(line, key); ok {
+					n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+					if err != nil {
+						return nil, fmt.Errorf("%s/%s/status: %q: %w", dir, e.Name(), line, err)
+					}
+					v[i] = n
+					seen++
+				}
+			}
+		}
+		if seen != 2 {
+			return nil, fmt.Errorf("%s/%s/status: no context switch counts", dir, e.Name())
+		}
+		out[tid] = v
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no thread could be read", dir)
+	}
+	return out, nil
+}
+
+// since returns the context switches from before to c: for the threads in
+// both, the difference; for threads started meanwhile, all of theirs. The
+// switches of threads that exited meanwhile are lost (/proc keeps them for
+// the process only in getrusage, which another process cannot read); exited
+// counts those threads.
+func (c ctxSwitches) since(before ctxSwitches) (vol, nonvol int64, exited int) {
+	for tid, v := range c {
+		b := before[tid] // zero for a new thread
+		if v[0] < b[0] || v[1] < b[1] {
+			b = [2]int64{} // the tid was reused by a new thread
+			exited++
+		}
+		vol += v[0] - b[0]
+		nonvol += v[1] - b[1]
+	}
+	for tid := range before {
+		if _, ok := c[tid]; !ok {
+			exited++
+		}
+	}
+	return vol, nonvol, exited
+}

@@ -11,10 +11,12 @@ import (
 	"time"
 )
 
-// Report is the harness's output: one RunReport per run, dewy first.
+// Report is the harness's output: one RunReport per run, dewy first, then
+// the baseline and Server::Starter when they ran.
 type Report struct {
 	Options ReportOptions `json:"options"`
 	Runs    []*RunReport  `json:"runs"`
+	Notes   []string      `json:"notes,omitempty"` // e.g. a run that was skipped, and why
 }
 
 // ReportOptions echo what the runs were asked to do.
@@ -28,18 +30,22 @@ type ReportOptions struct {
 	Think        string `json:"think"`
 	Timeout      string `json:"timeout"`
 	Pause        string `json:"pause"`
-	GoVersion    string `json:"go_version"`
-	CPUs         int    `json:"cpus"`
+	Steady       string `json:"steady"`
+	// AnchorInterval is start_server's --interval in seconds, -1 when the
+	// Server::Starter run was not asked for.
+	AnchorInterval int    `json:"anchor_interval_s"`
+	GoVersion      string `json:"go_version"`
+	CPUs           int    `json:"cpus"`
 }
 
 // RunReport is what one run measured. Latencies are of successful
 // requests only; failures are counted by kind.
 type RunReport struct {
-	Mode              string  `json:"mode"` // "dewy" or "baseline"
+	Mode              string  `json:"mode"` // "dewy", "baseline" or "server-starter"
 	RestartsRequested int     `json:"restarts_requested"`
 	RestartsDone      int     `json:"restarts_done"`
 	RestartsFailed    int     `json:"restarts_failed"`
-	Instances         int     `json:"instances_seen"` // generations (dewy) or pids (baseline) that answered
+	Instances         int     `json:"instances_seen"` // generations (dewy) or pids (baseline, Server::Starter) that answered
 	LoadSeconds       float64 `json:"load_seconds"`
 	Requests          int64   `json:"requests"`
 	OK                int64   `json:"ok"`
@@ -55,16 +61,19 @@ type RunReport struct {
 	RetriedInWindows int64     `json:"transport_retries_in_restart_windows"`
 	Latency          Latencies `json:"latency"`
 	// RestartLatency: signal sent -> first response served by the new
-	// generation (dewy) or the new process (baseline).
+	// generation (dewy) or the new process (baseline, Server::Starter).
 	RestartLatency Summary `json:"restart_latency"`
 	// RestartDuration: signal sent -> end of the restart window (dewy's
 	// "restart complete", after the old generation exited; the new
-	// process's first response in the baseline).
-	RestartDuration Summary    `json:"restart_duration"`
-	Supervisor      *ProcStats `json:"supervisor,omitempty"` // dewy's own process; none in the baseline
-	ErrorSamples    []string   `json:"error_samples,omitempty"`
-	LogProblems     []string   `json:"dewy_log_problems,omitempty"` // dewy's warn and error lines
-	Notes           []string   `json:"notes,omitempty"`
+	// process's first response in the baseline; Server::Starter's "old
+	// worker ... died" and the new worker's first response, the later).
+	RestartDuration Summary `json:"restart_duration"`
+	// Steady is the phase of load without restarts after the cool-down.
+	Steady       *SteadyPhase `json:"steady,omitempty"`
+	Supervisor   *ProcStats   `json:"supervisor,omitempty"` // dewy or start_server itself, not the apps; none in the baseline
+	ErrorSamples []string     `json:"error_samples,omitempty"`
+	LogProblems  []string     `json:"dewy_log_problems,omitempty"` // dewy's warn and error lines
+	Notes        []string     `json:"notes,omitempty"`
 }
 
 // Kinds counts failed requests by kind.
@@ -102,6 +111,17 @@ type Latencies struct {
 	Overall        Summary `json:"overall"`
 	InWindows      Summary `json:"in_restart_windows"`
 	OutsideWindows Summary `json:"outside_restart_windows"`
+	Steady         Summary `json:"steady_phase"` // requests that started and ended in the steady phase
+}
+
+// SteadyPhase is the load of the steady phase: no restart, -steady long.
+type SteadyPhase struct {
+	Seconds  float64 `json:"seconds"`
+	Requests int64   `json:"requests"`
+	// NewConnections are the connections the clients opened in the phase
+	// (httptrace GotConn with Reused false): mostly the odd-numbered
+	// clients, one per request.
+	NewConnections int64 `json:"new_connections"`
 }
 
 // Summary is a distribution in milliseconds.
@@ -127,8 +147,11 @@ func rank(ds []time.Duration, p float64) time.Duration {
 	return ds[min(max(i, 0), len(ds)-1)]
 }
 
-// ProcStats are dewy's own resource figures, from /proc. CPU is utime+stime
-// per second of wall time, in percent of one core.
+// ProcStats are the supervisor's own resource figures (dewy's or
+// start_server's, not their apps'), from /proc. CPU is utime+stime per
+// second of wall time, in percent of one core. Context switches are summed
+// over /proc/<pid>/task/*/status (voluntary and nonvoluntary): each one is
+// a thread of the supervisor that ran, i.e. a wake-up.
 type ProcStats struct {
 	Pid           int     `json:"pid"`
 	RSSStartKB    int64   `json:"rss_before_load_kb"`
@@ -140,13 +163,31 @@ type ProcStats struct {
 	LoadSeconds   float64 `json:"cpu_load_seconds_measured"`
 	IdleSeconds   float64 `json:"cpu_idle_seconds_measured"`
 	Samples       int     `json:"rss_samples"`
+	// IdleWakeupsPerSec: context switches per second in the idle period.
+	IdleWakeupsPerSec float64 `json:"idle_wakeups_per_second"`
+
+	// The steady phase (see SteadyPhase), when it ran to its end.
+	SteadyMeasured         bool    `json:"steady_measured"`
+	SteadyCPUSeconds       float64 `json:"steady_cpu_seconds"`
+	SteadyCPUPct           float64 `json:"steady_cpu_pct"`
+	SteadyCPUMicrosPerConn float64 `json:"steady_cpu_us_per_new_connection"`
+	SteadyVoluntary        int64   `json:"steady_voluntary_ctxt_switches"`
+	SteadyNonvoluntary     int64   `json:"steady_nonvoluntary_ctxt_switches"`
+	SteadyWakeupsPerSec    float64 `json:"steady_wakeups_per_second"`
+	// SteadyWakeupsPerConn: context switches per new connection.
+	SteadyWakeupsPerConn float64 `json:"steady_wakeups_per_new_connection"`
+	SteadyThreads        int     `json:"steady_threads"`
+	SteadyThreadsExited  int     `json:"steady_threads_exited"` // their switches are not counted
 }
 
 func newReport(o Options) *Report {
 	ro := ReportOptions{
 		Restarts: o.Restarts, Clients: o.Clients, StartupDelay: o.StartupDelay.String(), Ready: o.Ready,
 		Sleep: o.Sleep.String(), Think: o.Think.String(), Timeout: o.Timeout.String(), Pause: o.Pause.String(),
-		GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+		Steady: o.Steady.String(), AnchorInterval: -1, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+	}
+	if o.Anchor {
+		ro.AnchorInterval = o.AnchorInterval
 	}
 	if o.Ready == "delay" {
 		ro.ReadyDelay = o.ReadyDelay.String()
@@ -161,7 +202,16 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteTable writes the runs side by side, with dewy/baseline ratios.
+// label is the run's column header.
+func (run *RunReport) label() string {
+	if run.Mode == modeAnchor {
+		return "Server::Starter"
+	}
+	return run.Mode
+}
+
+// WriteTable writes the runs side by side, with the ratios of the first
+// run (dewy) to each of the others: dewy/baseline, dewy/Server::Starter.
 func (r *Report) WriteTable(w io.Writer) {
 	o := r.Options
 	fmt.Fprintf(w, "\ndewy restart benchmark: %d restarts, %d clients (%d keep-alive, %d new connection per request), app -startup-delay %s, ready=%s",
@@ -169,20 +219,28 @@ func (r *Report) WriteTable(w io.Writer) {
 	if o.ReadyDelay != "" {
 		fmt.Fprintf(w, " (%s)", o.ReadyDelay)
 	}
-	fmt.Fprintf(w, "\nrequest GET /%s, think %s, timeout %s, pause %s; %s, %d CPUs\n\n",
-		map[bool]string{true: "?sleep=" + o.Sleep, false: ""}[o.Sleep != "0s"], o.Think, o.Timeout, o.Pause, o.GoVersion, o.CPUs)
+	fmt.Fprintf(w, "\nrequest GET /%s, think %s, timeout %s, pause %s, steady phase %s",
+		map[bool]string{true: "?sleep=" + o.Sleep, false: ""}[o.Sleep != "0s"], o.Think, o.Timeout, o.Pause, o.Steady)
+	for _, run := range r.Runs {
+		if run.Mode == modeAnchor {
+			fmt.Fprintf(w, ", start_server --interval=%d", o.AnchorInterval)
+		}
+	}
+	fmt.Fprintf(w, "; %s, %d CPUs\n\n", o.GoVersion, o.CPUs)
 	if len(r.Runs) == 0 {
 		fmt.Fprintln(w, "no run finished")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
 		return
 	}
 	var rows [][]string
 	header := []string{"metric"}
 	for _, run := range r.Runs {
-		header = append(header, run.Mode)
+		header = append(header, run.label())
 	}
-	ratio := len(r.Runs) == 2
-	if ratio {
-		header = append(header, r.Runs[0].Mode+"/"+r.Runs[1].Mode)
+	for _, run := range r.Runs[1:] {
+		header = append(header, r.Runs[0].label()+"/"+run.label())
 	}
 	row := func(cells ...string) { rows = append(rows, cells) }
 	row(header...)
@@ -215,14 +273,40 @@ func (r *Report) WriteTable(w io.Writer) {
 			return s, v, true
 		}
 	}
+	steadySup := func(f func(*ProcStats, *SteadyPhase) (string, float64)) func(*RunReport) (string, float64, bool) {
+		return func(run *RunReport) (string, float64, bool) {
+			if run.Supervisor == nil || !run.Supervisor.SteadyMeasured || run.Steady == nil {
+				return "-", 0, false
+			}
+			s, v := f(run.Supervisor, run.Steady)
+			return s, v, true
+		}
+	}
 	mib := func(kb int64) (string, float64) { return fmt.Sprintf("%.1f MiB", float64(kb)/1024), float64(kb) }
 	pct := func(p float64) (string, float64) { return fmt.Sprintf("%.1f%%", p), p }
+	float := func(format string) func(float64) (string, float64) {
+		return func(v float64) (string, float64) { return fmt.Sprintf(format, v), v }
+	}
 	dist := func(label string, f func(*RunReport) Summary) []metric {
 		return []metric{
 			{label + " p50 (ms)", ms(func(r *RunReport) (float64, int) { s := f(r); return s.P50, s.Count }), true},
 			{label + " p99 (ms)", ms(func(r *RunReport) (float64, int) { s := f(r); return s.P99, s.Count }), true},
 			{label + " max (ms)", ms(func(r *RunReport) (float64, int) { s := f(r); return s.Max, s.Count }), true},
 		}
+	}
+	// The p99 inside the restart windows over the p99 without restarts:
+	// the steady phase's when it ran, else outside the windows.
+	calm, calmLabel := func(r *RunReport) Summary { return r.Latency.Steady }, "steady-phase p99"
+	if o.Steady == "0s" {
+		calm, calmLabel = func(r *RunReport) Summary { return r.Latency.OutsideWindows }, "outside-windows p99"
+	}
+	inflation := func(run *RunReport) (string, float64, bool) {
+		in, c := run.Latency.InWindows, calm(run)
+		if in.Count == 0 || c.Count == 0 || c.P99 == 0 {
+			return "-", 0, false
+		}
+		v := in.P99 / c.P99
+		return fmt.Sprintf("%.2fx", v), v, true
 	}
 	metrics := []metric{
 		{"restarts done/requested", func(r *RunReport) (string, float64, bool) {
@@ -252,16 +336,57 @@ func (r *Report) WriteTable(w io.Writer) {
 	metrics = append(metrics, dist("latency overall", func(r *RunReport) Summary { return r.Latency.Overall })...)
 	metrics = append(metrics, dist("latency in restart windows", func(r *RunReport) Summary { return r.Latency.InWindows })...)
 	metrics = append(metrics, dist("latency outside windows", func(r *RunReport) Summary { return r.Latency.OutsideWindows })...)
+	if o.Steady != "0s" {
+		metrics = append(metrics, dist("latency in steady phase", func(r *RunReport) Summary { return r.Latency.Steady })...)
+	}
+	metrics = append(metrics, metric{"restart-window p99 / " + calmLabel, inflation, true})
 	metrics = append(metrics, dist("restart latency", func(r *RunReport) Summary { return r.RestartLatency })...)
 	metrics = append(metrics, dist("restart duration", func(r *RunReport) Summary { return r.RestartDuration })...)
 	metrics = append(metrics,
-		metric{"dewy RSS before load", sup(func(p *ProcStats) (string, float64) { return mib(p.RSSStartKB) }), false},
-		metric{"dewy RSS peak under load", sup(func(p *ProcStats) (string, float64) { return mib(p.RSSLoadPeakKB) }), false},
-		metric{"dewy RSS mean under load", sup(func(p *ProcStats) (string, float64) { return mib(p.RSSLoadMeanKB) }), false},
-		metric{"dewy RSS idle after load", sup(func(p *ProcStats) (string, float64) { return mib(p.RSSIdleKB) }), false},
-		metric{"dewy CPU under load (1 core)", sup(func(p *ProcStats) (string, float64) { return pct(p.CPULoadPct) }), false},
-		metric{"dewy CPU idle after load", sup(func(p *ProcStats) (string, float64) { return pct(p.CPUIdlePct) }), false},
+		metric{"supervisor RSS before load", sup(func(p *ProcStats) (string, float64) { return mib(p.RSSStartKB) }), true},
+		metric{"supervisor RSS peak under load", sup(func(p *ProcStats) (string, float64) { return mib(p.RSSLoadPeakKB) }), true},
+		metric{"supervisor RSS mean under load", sup(func(p *ProcStats) (string, float64) { return mib(p.RSSLoadMeanKB) }), true},
+		metric{"supervisor RSS idle after load", sup(func(p *ProcStats) (string, float64) { return mib(p.RSSIdleKB) }), true},
+		metric{"supervisor CPU under load (1 core)", sup(func(p *ProcStats) (string, float64) { return pct(p.CPULoadPct) }), true},
+		metric{"supervisor CPU idle after load", sup(func(p *ProcStats) (string, float64) { return pct(p.CPUIdlePct) }), true},
+		metric{"supervisor wake-ups/s idle after load", sup(func(p *ProcStats) (string, float64) { return float("%.1f")(p.IdleWakeupsPerSec) }), true},
 	)
+	if o.Steady != "0s" {
+		metrics = append(metrics,
+			metric{"steady: new connections", func(r *RunReport) (string, float64, bool) {
+				if r.Steady == nil {
+					return "-", 0, false
+				}
+				return fmt.Sprint(r.Steady.NewConnections), float64(r.Steady.NewConnections), true
+			}, true},
+			metric{"steady: requests/s", func(r *RunReport) (string, float64, bool) {
+				if r.Steady == nil || r.Steady.Seconds == 0 {
+					return "-", 0, false
+				}
+				v := float64(r.Steady.Requests) / r.Steady.Seconds
+				return fmt.Sprintf("%.0f", v), v, true
+			}, true},
+			metric{"steady: new connections/s", func(r *RunReport) (string, float64, bool) {
+				if r.Steady == nil || r.Steady.Seconds == 0 {
+					return "-", 0, false
+				}
+				v := float64(r.Steady.NewConnections) / r.Steady.Seconds
+				return fmt.Sprintf("%.0f", v), v, true
+			}, true},
+			metric{"steady: supervisor CPU (1 core)", steadySup(func(p *ProcStats, _ *SteadyPhase) (string, float64) { return pct(p.SteadyCPUPct) }), true},
+			metric{"steady: supervisor CPU per new conn (us)", steadySup(func(p *ProcStats, _ *SteadyPhase) (string, float64) {
+				return float("%.2f")(p.SteadyCPUMicrosPerConn)
+			}), true},
+			metric{"steady: supervisor context switches", steadySup(func(p *ProcStats, _ *SteadyPhase) (string, float64) {
+				v := p.SteadyVoluntary + p.SteadyNonvoluntary
+				return fmt.Sprint(v), float64(v)
+			}), true},
+			metric{"steady: supervisor wake-ups/s", steadySup(func(p *ProcStats, _ *SteadyPhase) (string, float64) { return float("%.1f")(p.SteadyWakeupsPerSec) }), true},
+			metric{"steady: wake-ups per new connection", steadySup(func(p *ProcStats, _ *SteadyPhase) (string, float64) {
+				return float("%.3f")(p.SteadyWakeupsPerConn)
+			}), true},
+		)
+	}
 	for _, m := range metrics {
 		cells := []string{m.label}
 		var vals []float64
@@ -272,10 +397,10 @@ func (r *Report) WriteTable(w io.Writer) {
 			vals = append(vals, v)
 			oks = append(oks, ok)
 		}
-		if ratio {
+		for i := 1; i < len(r.Runs); i++ {
 			c := ""
-			if m.ratio && oks[0] && oks[1] {
-				c = fmtRatio(vals[0], vals[1])
+			if m.ratio && oks[0] && oks[i] {
+				c = fmtRatio(vals[0], vals[i])
 			}
 			cells = append(cells, c)
 		}
@@ -288,15 +413,21 @@ func (r *Report) WriteTable(w io.Writer) {
 		if len(lines) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s:\n", run.Mode)
+		fmt.Fprintf(w, "\n%s:\n", run.label())
 		for _, l := range lines {
 			fmt.Fprintf(w, "  %s\n", l)
+		}
+	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w)
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
 		}
 	}
 	fmt.Fprintln(w)
 	for _, run := range r.Runs {
 		fmt.Fprintf(w, "%s: %d requests, %d failed (%d inside restart windows) over %d/%d restarts\n",
-			run.Mode, run.Requests, run.Failed.Total, run.FailedInWindows.Total, run.RestartsDone, run.RestartsRequested)
+			run.label(), run.Requests, run.Failed.Total, run.FailedInWindows.Total, run.RestartsDone, run.RestartsRequested)
 	}
 }
 
