@@ -1,7 +1,7 @@
 package proc
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -127,13 +127,102 @@ func (l *Log) Close() error {
 	return l.f.Close()
 }
 
-// copier copies one child's output pipe into a Log, a line at a time where
-// lines fit in its buffer, so that two generations writing at once
-// interleave whole lines.
+// writeLines appends p, a run of whole lines (the last one possibly
+// unfinished), with Write's guarantee for each line rather than for p as a
+// whole: as many lines go into the current file as fit under MaxSize, then
+// the file rotates and the rest follows. A line never spans two files; a
+// line longer than MaxSize gets a file of its own, as Write would give it.
+// This is Write called once per line, in as few system calls as rotation
+// allows.
+func (l *Log) writeLines(p []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return os.ErrClosed
+	}
+	for len(p) > 0 {
+		if l.maxSize <= 0 || l.size+int64(len(p)) <= l.maxSize {
+			return l.write(p)
+		}
+		// The lines that still fit in this file.
+		if room := l.maxSize - l.size; room > 0 {
+			if i := bytes.LastIndexByte(p[:room], '\n'); i >= 0 {
+				if err := l.write(p[:i+1]); err != nil {
+					return err
+				}
+				p = p[i+1:]
+				continue
+			}
+		}
+		// The next line does not fit: start a new file for it.
+		if l.size > 0 {
+			if err := l.rotate(); err != nil {
+				return err
+			}
+		}
+		if l.size+int64(len(p)) <= l.maxSize {
+			return l.write(p)
+		}
+		// More than a file's worth: the lines that fit, or at least one.
+		i := -1
+		if room := l.maxSize - l.size; room > 0 {
+			i = bytes.LastIndexByte(p[:room], '\n')
+		}
+		if i < 0 {
+			if i = bytes.IndexByte(p, '\n'); i < 0 {
+				i = len(p) - 1
+			}
+		}
+		if err := l.write(p[:i+1]); err != nil {
+			return err
+		}
+		p = p[i+1:]
+	}
+	return nil
+}
+
+// write appends p to the current file; l.mu is held.
+func (l *Log) write(p []byte) error {
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	return err
+}
+
+// Copying a child's output.
+const (
+	// copyBufSize is the copier's buffer: the most read, and written, at
+	// once. A pipe holds 64 KiB by default.
+	copyBufSize = 64 << 10
+	// partialDelay is how long an unfinished line (a prompt, a progress
+	// bar) may wait in the copier for the rest of it before it is written
+	// as it is.
+	partialDelay = 150 * time.Millisecond
+)
+
+// lineWriter is what a Log offers the copier beyond io.Writer.
+type lineWriter interface {
+	writeLines(p []byte) error
+}
+
+// copier copies one child's output pipe into a Log. It reads as much as the
+// pipe holds, up to its buffer, and writes at once everything up to the
+// last newline, so complete lines are never held back; two generations
+// writing at once still interleave whole lines, and rotation still never
+// splits one (Log.writeLines). An unfinished line at the end of a read waits
+// for the read that completes it, but no longer than partialDelay, and is
+// written as it is when it fills the buffer or at the end.
+//
+// The wait is a read deadline on the pipe, armed only while an unfinished
+// line is pending (and at most once more after it), so an idle copier costs
+// nothing: no ticker, no second goroutine. stop cuts the copy off with a
+// deadline too; mu orders the copier's deadlines after stop's.
 type copier struct {
 	r    *os.File
 	dst  io.Writer
 	done chan struct{}
+
+	mu  sync.Mutex
+	cut bool // stop set the deadline that ends the copy
 }
 
 func startCopier(r *os.File, dst io.Writer) *copier {
@@ -145,26 +234,112 @@ func startCopier(r *os.File, dst io.Writer) *copier {
 func (c *copier) run() {
 	defer close(c.done)
 	defer c.r.Close()
-	br := bufio.NewReaderSize(c.r, 64<<10)
+	var (
+		buf     = make([]byte, copyBufSize)
+		n       int       // bytes in buf: an unfinished line, after a flush
+		since   time.Time // when the unfinished line in buf began
+		armed   bool      // a deadline of ours is set on c.r
+		timerOK = true    // c.r takes deadlines
+	)
 	for {
-		line, err := br.ReadSlice('\n')
-		if len(line) > 0 {
-			_, _ = c.dst.Write(line)
+		m, err := c.r.Read(buf[n:])
+		if m > 0 {
+			read := buf[n : n+m]
+			if i := bytes.LastIndexByte(read, '\n'); i >= 0 {
+				end := n + i + 1
+				c.write(buf[:end])
+				n = copy(buf, buf[end:n+m])
+				if n > 0 {
+					since = time.Now()
+				}
+			} else {
+				if n == 0 {
+					since = time.Now()
+				}
+				n += m
+				if n == len(buf) { // a line longer than the buffer
+					c.write(buf)
+					n = 0
+				}
+			}
+			if n > 0 && !timerOK {
+				c.write(buf[:n])
+				n = 0
+			}
+			if n > 0 && !armed {
+				armed, timerOK = c.deadline(since.Add(partialDelay))
+			}
 		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
+		if err == nil {
+			continue
 		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			// EOF: everyone holding the pipe's write end has closed it;
+			// or the pipe failed.
+			break
+		}
+		c.mu.Lock()
+		cut := c.cut
+		c.mu.Unlock()
+		if cut {
+			break
+		}
+		// Our own deadline.
+		if n > 0 && time.Since(since) >= partialDelay {
+			c.write(buf[:n])
+			n = 0
+		}
+		if n > 0 {
+			armed, timerOK = c.deadline(since.Add(partialDelay))
+		} else {
+			armed, timerOK = c.deadline(time.Time{})
+		}
+	}
+	if n > 0 {
+		c.write(buf[:n])
 	}
 }
 
+// deadline sets the pipe's read deadline to t (none when t is zero) unless
+// stop has cut the copy off, whose deadline must stay. It reports whether
+// a deadline of the copier's is now set, and whether the pipe takes
+// deadlines at all.
+func (c *copier) deadline(t time.Time) (armed, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cut {
+		return true, true // the next read ends the copy
+	}
+	if err := c.r.SetReadDeadline(t); err != nil {
+		return false, false
+	}
+	return !t.IsZero(), true
+}
+
+func (c *copier) write(p []byte) {
+	// A failed write (a closed Log, a full disk) loses this output; the
+	// copy goes on draining the pipe so the child never blocks on it.
+	if lw, ok := c.dst.(lineWriter); ok {
+		_ = lw.writeLines(p)
+		return
+	}
+	_, _ = c.dst.Write(p)
+}
+
 // stop lets the copier read what is left for up to grace, then cuts it off
-// (a process that left a straggler holding the pipe), and waits for it.
+// (a process that left a straggler holding the pipe), and waits for it. What
+// the copier holds when cut off is written.
 func (c *copier) stop(grace time.Duration) {
+	t := time.NewTimer(grace)
+	defer t.Stop()
 	select {
 	case <-c.done:
 		return
-	case <-time.After(grace):
+	case <-t.C:
 	}
+	c.mu.Lock()
+	c.cut = true
 	_ = c.r.SetReadDeadline(time.Now())
+	c.mu.Unlock()
 	<-c.done
 }
