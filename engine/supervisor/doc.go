@@ -34,11 +34,32 @@
 //     SERVER_STARTER_PORT), with DEWY_READY_FD and DEWY_READY_ADDR; the
 //     probe goes to http://DEWY_READY_ADDR/healthz until it answers 2xx.
 //   - Ready.HTTP as a full URL, or Ready.TCP: probed as given, every
-//     Interval. These prove nothing when they target a held address.
+//     Interval. When the probe's connection lands on a socket dewy holds
+//     for the app (any host form: 127.0.0.1:P reaches a held 0.0.0.0:P),
+//     the answer counts only if the process that accepted that very
+//     connection is in the new generation's process group: the server side
+//     is found by its 4-tuple (internal/sockdiag, NETLINK_SOCK_DIAG) and its
+//     inode among the group's descriptors (internal/procfs). An answer from
+//     the old generation is logged at debug and the probe is retried at
+//     once (the kernel picks the accepting process per connection), a few
+//     times, then at the interval. A TCP probe additionally waits until
+//     someone accepted the connection, since dewy's held socket completes
+//     the handshake into its backlog whatever runs.
 //   - otherwise a fixed Delay.
 //
 // All are bounded by Ready.Timeout, and a generation is ready only while it
-// is still alive.
+// is still alive. Only a generation that replaces another is killed for not
+// being ready in time: a first generation (or one whose predecessor died)
+// has nothing better to fall back to, so it keeps running in state
+// "not-ready", EventNotReady is emitted with the contract it missed (for
+// example that nothing accepted on DEWY_READY_FD), and dewy keeps checking
+// it without a deadline. A restart succeeds only if the new generation is
+// still alive once the old one is gone: one that dies while the old one
+// drains fails the restart, and the app comes back per its restart policy.
+//
+// Generation numbers come from a Counter that a replacing supervisor (after
+// a reload) shares with its predecessor, so no two processes of an app are
+// ever given the same SERVER_STARTER_GENERATION.
 //
 // # Crashes
 //
@@ -47,10 +68,13 @@
 // from Initial to Max, spread by ±Jitter, and resets when a worker lived a
 // whole Window. Burst exits within Window put the app in "crash-loop"
 // (logged at error, EventCrashLoop emitted) for Cooldown. A manual Restart
-// clears backoff and crash-loop and starts a worker at once. When an app
-// with listen addresses dies soon after it starts, the supervisor logs why
-// that usually happens: the app binds the addresses itself instead of
-// taking dewy's sockets from SERVER_STARTER_PORT or LISTEN_FDS.
+// clears backoff and crash-loop and starts a worker at once. A generation
+// that cannot even be started (command not found, unreadable env file) is
+// retried the same way and logged as "failed to start". When an app with
+// listen addresses fails soon after it starts, without ever being ready,
+// the supervisor says once why that usually happens: the app binds the
+// addresses itself instead of taking dewy's sockets from
+// SERVER_STARTER_PORT or LISTEN_FDS.
 //
 // # Defaults
 //

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -20,8 +21,7 @@ const quickExit = 5 * time.Second
 // own readiness listener or notify socket, and its environment; it starts
 // the goroutines that report its exit and its readiness.
 func (s *Supervisor) startGeneration() (*generation, error) {
-	s.nextGen++
-	n := s.nextGen
+	n := s.gens.Next()
 	s.lastGen = n
 	g := &generation{n: n}
 	fail := func(err error) (*generation, error) {
@@ -93,18 +93,27 @@ func (s *Supervisor) startGeneration() (*generation, error) {
 	g.proc, g.pid, g.started = p, p.Pid(), s.now()
 	g.log = s.log.With().Int("generation", n).Int("pid", g.pid).Logger()
 	g.ctx, g.cancel = context.WithCancel(s.runCtx)
-	s.gens[g] = struct{}{}
+	s.live[g] = struct{}{}
 
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go func() { // reports the exit; Run receives every one before returning
 		defer s.wg.Done()
 		<-p.Exited()
 		s.events <- exitEvent{g}
 		<-p.Done()
 	}()
+	s.watchReady(g, s.ready.Timeout)
+	return g, nil
+}
+
+// watchReady waits for g's readiness (bounded by timeout, unless it is 0)
+// in a goroutine that reports the result as a readyEvent, and then drains
+// g's notify socket. The goroutine ends with g (g.ctx).
+func (s *Supervisor) watchReady(g *generation, timeout time.Duration) {
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := s.waitReady(g.ctx, g)
+		err := s.waitReady(g.ctx, g, timeout)
 		select {
 		case s.events <- readyEvent{g, err}:
 		case <-g.ctx.Done():
@@ -114,7 +123,6 @@ func (s *Supervisor) startGeneration() (*generation, error) {
 			g.notify.drain(g)
 		}
 	}()
-	return g, nil
 }
 
 // onExit handles the reaping of g's leader.
@@ -125,7 +133,7 @@ func (s *Supervisor) onExit(g *generation) {
 		_ = g.readyLn.Close()
 	}
 	g.notify.close()
-	delete(s.gens, g)
+	delete(s.live, g)
 	if !g.stopping {
 		// Sweep what the worker left in its group.
 		_ = g.proc.Kill()
@@ -140,6 +148,15 @@ func (s *Supervisor) onExit(g *generation) {
 
 	op := s.op
 	switch {
+	case op != nil && op.cand == g && op.phase == phaseRetire:
+		// The new generation died while the old one drains: the restart
+		// failed, and the app comes back per its restart policy.
+		op.err = fmt.Errorf("generation %d exited (%s) while generation %d was stopping", g.n, how, op.old.n)
+		s.current = nil
+		if !s.shutting {
+			s.onCrash(g, lifetime)
+		}
+		s.finishOp(op.err)
 	case op != nil && op.cand == g && s.current != g:
 		if op.phase == phaseReady {
 			op.err = fmt.Errorf("generation %d %w (%s)", g.n, errExited, how)
@@ -169,8 +186,8 @@ func (s *Supervisor) onExit(g *generation) {
 
 // onReady handles a readiness result.
 func (s *Supervisor) onReady(g *generation, err error) {
-	if g.exited {
-		return
+	if g.exited || errors.Is(err, errExited) {
+		return // its exit event is on the way, or was handled
 	}
 	if err == nil && !g.proc.Alive() {
 		return // ready only while alive: its exit event is on the way
@@ -186,8 +203,16 @@ func (s *Supervisor) onReady(g *generation, err error) {
 	case op != nil && op.cand == g && op.phase == phaseReady:
 		if err != nil {
 			op.err = fmt.Errorf("generation %d: %w", g.n, err)
+			if old := op.old; old == nil || old.exited || old.stopping {
+				// Nothing else serves: a generation that replaces none is
+				// never killed for not being ready.
+				s.current = g
+				s.keepNotReady(g, err)
+				s.finishOp(op.err)
+				return
+			}
 			op.phase = phaseAbort
-			g.log.Error().Err(err).Msg("new generation not ready; killing it, the old one keeps serving")
+			g.log.Error().Err(err).Int("old_generation", op.old.n).Msg("new generation not ready; killing it, the old one keeps serving")
 			g.stopping = true
 			if kerr := g.proc.Kill(); kerr != nil {
 				g.log.Error().Err(kerr).Msg("kill")
@@ -195,6 +220,7 @@ func (s *Supervisor) onReady(g *generation, err error) {
 			return
 		}
 		g.ready = true
+		s.hinted = false
 		s.restarts++
 		old := op.old
 		s.current = g
@@ -210,18 +236,32 @@ func (s *Supervisor) onReady(g *generation, err error) {
 		s.finishOp(nil)
 	case g == s.current && !g.ready:
 		if err != nil {
-			g.log.Error().Err(err).Msg("generation not ready; killing it")
-			if kerr := g.proc.Kill(); kerr != nil {
-				g.log.Error().Err(kerr).Msg("kill")
-			}
+			s.keepNotReady(g, err)
 			return
 		}
 		g.ready = true
-		g.log.Info().Msg("generation ready")
+		s.hinted = false
+		if g.notReady {
+			g.log.Info().Dur("after", s.now().Sub(g.started).Round(time.Millisecond)).Msg("generation ready")
+		} else {
+			g.log.Info().Msg("generation ready")
+		}
 		if s.op == nil {
 			s.setState(StateRunning)
 		}
 	}
+}
+
+// keepNotReady handles a generation that missed its readiness timeout with
+// no other generation to fall back to: it keeps running (killing it would
+// leave nothing at all to serve), is reported as not ready, and is checked
+// again, without a deadline, until it is ready or exits.
+func (s *Supervisor) keepNotReady(g *generation, err error) {
+	g.notReady = true
+	s.setState(StateNotReady)
+	g.log.Error().Err(err).Msg("generation not ready; it keeps running, as nothing else could serve, and dewy keeps checking")
+	s.emit(EventNotReady, fmt.Sprintf("generation %d is not ready (%v); it keeps running and dewy keeps checking", g.n, err))
+	s.watchReady(g, 0)
 }
 
 // onRestart starts a restart, or joins the pending one.
@@ -256,7 +296,11 @@ func (s *Supervisor) beginOp() {
 	}
 	g, err := s.startGeneration()
 	if err != nil {
-		s.log.Error().Err(err).Str("cause", op.cause).Msg("restart: could not start a new generation")
+		if old != nil {
+			s.log.Error().Err(err).Str("cause", op.cause).Msg("restart: the new generation failed to start; the old one keeps serving")
+		} else {
+			s.log.Error().Err(err).Str("cause", op.cause).Msg("restart: the app failed to start")
+		}
 		s.finishOp(err)
 		return
 	}
@@ -285,10 +329,13 @@ func (s *Supervisor) finishOp(err error) {
 	}
 	// Publish the state before answering, so that a caller's Status after
 	// Restart returned sees the outcome.
-	if s.current != nil && !s.current.exited {
-		if s.current.ready {
+	if g := s.current; g != nil && !g.exited {
+		switch {
+		case g.ready:
 			s.setState(StateRunning)
-		} else {
+		case g.notReady:
+			s.setState(StateNotReady)
+		default:
 			s.setState(StateStarting)
 		}
 	}
@@ -305,7 +352,7 @@ func (s *Supervisor) finishOp(err error) {
 		if s.policy.Policy == "never" {
 			s.setState(StateExited)
 		} else {
-			s.scheduleRestart(0)
+			s.scheduleRestart("the restart that was to start it failed")
 		}
 	}
 }
@@ -331,7 +378,7 @@ func (s *Supervisor) onCrash(g *generation, lifetime time.Duration) {
 	if lifetime >= s.policy.Window {
 		s.attempt = 0 // it ran a whole window: it was healthy
 	}
-	s.scheduleRestart(lifetime)
+	s.scheduleRestart(fmt.Sprintf("exited after %s", lifetime.Round(time.Millisecond)))
 }
 
 func (s *Supervisor) toExited(g *generation) {
@@ -353,10 +400,10 @@ func (s *Supervisor) recordExit() {
 	s.exits = append(keep, now)
 }
 
-// scheduleRestart records an exit and sets the timer for the next start:
-// the backoff delay, or the crash-loop cooldown after Burst exits within
-// Window.
-func (s *Supervisor) scheduleRestart(lifetime time.Duration) {
+// scheduleRestart records an exit (or a failure to start) and sets the
+// timer for the next start: the backoff delay, or the crash-loop cooldown
+// after Burst exits within Window. why says what happened, for the log.
+func (s *Supervisor) scheduleRestart(why string) {
 	s.recordExit()
 	if s.policy.Burst > 0 && len(s.exits) >= s.policy.Burst {
 		s.exits = nil
@@ -370,19 +417,24 @@ func (s *Supervisor) scheduleRestart(lifetime time.Duration) {
 	d := s.backoff(s.attempt)
 	s.attempt++
 	s.setState(StateBackoff)
-	s.log.Warn().Dur("backoff", d).Int("attempt", s.attempt).Dur("lifetime", lifetime.Round(time.Millisecond)).Msg("app exited; restarting after backoff")
+	s.log.Warn().Dur("backoff", d).Int("attempt", s.attempt).Str("why", why).Msg("app not running; starting it again after backoff")
 	s.setTimer(d)
 }
 
 // addressHint explains the usual reason an app with listen addresses dies
 // right after it starts: it binds them itself, and dewy already holds them.
+// It applies only to a generation that failed (a non-zero exit, not a
+// signal) soon after its start without ever being ready, and it is said
+// once until a generation is ready again, not at every retry.
 func (s *Supervisor) addressHint(g *generation, lifetime time.Duration) {
-	if s.opts.Sockets.Len() == 0 || (g.ready && lifetime >= quickExit) {
+	if s.opts.Sockets.Len() == 0 || g.ready || lifetime >= quickExit || s.hinted {
 		return
 	}
-	if st := g.proc.State(); st != nil && st.Success() {
-		return
+	st := g.proc.State()
+	if st == nil || st.Success() || st.ExitCode() < 0 {
+		return // succeeded, or was killed by a signal
 	}
+	s.hinted = true
 	var raw []string
 	for _, a := range s.opts.Sockets.ListenAddrs() {
 		if a.Raw != "" {
@@ -392,7 +444,7 @@ func (s *Supervisor) addressHint(g *generation, lifetime time.Duration) {
 		}
 	}
 	g.log.Error().Strs("listen", raw).Dur("lifetime", lifetime.Round(time.Millisecond)).
-		Msg("the app exited soon after it started while dewy holds its listen addresses; " +
-			"if it failed with \"address already in use\", it binds them itself: it must take the sockets dewy passes, " +
+		Msg("the app failed soon after it started while dewy holds its listen addresses; " +
+			"if it said \"address already in use\", it binds them itself: it must take the sockets dewy passes, " +
 			"described in SERVER_STARTER_PORT (Server::Starter) or LISTEN_FDS and LISTEN_FDNAMES (systemd socket activation)")
 }

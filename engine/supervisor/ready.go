@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -17,8 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errExited is the readiness result of a generation that died first.
-var errExited = errors.New("exited before it was ready")
+// Readiness results callers branch on.
+var (
+	// errExited: the generation died before it was ready.
+	errExited = errors.New("exited before it was ready")
+	// errNotReady: the generation was not ready within the timeout.
+	errNotReady = errors.New("not ready")
+)
 
 // readyURL is the URL an HTTP readiness check probes for a generation: a
 // bare path is served on the generation's own readiness listener.
@@ -30,41 +33,57 @@ func readyURL(check, readyAddr string) string {
 }
 
 // waitReady blocks until g is ready per the app's Ready settings, g exits,
-// or ctx ends. It does not decide whether g is still alive afterwards: the
-// supervisor loop checks that when the result arrives.
-func (s *Supervisor) waitReady(ctx context.Context, g *generation) error {
+// or ctx ends; with a timeout above 0 it gives up after that long. It does
+// not decide whether g is still alive afterwards: the supervisor loop
+// checks that when the result arrives.
+func (s *Supervisor) waitReady(ctx context.Context, g *generation, timeout time.Duration) error {
 	r := s.ready
-	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
-	defer cancel()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	exited := g.proc.Exited()
-	timeout := func(last error) error {
+	timedOut := func(last error) error {
 		if last != nil {
-			return fmt.Errorf("not ready within %s (last check: %v)", r.Timeout, last)
+			return fmt.Errorf("%w within %s (last check: %v)", errNotReady, timeout, last)
 		}
-		return fmt.Errorf("not ready within %s", r.Timeout)
+		return fmt.Errorf("%w within %s", errNotReady, timeout)
 	}
 	switch {
 	case r.Notify:
-		return g.notify.waitReady(ctx, g, r.Timeout)
+		return g.notify.waitReady(ctx, g, timeout)
 	case r.HTTP != "" || r.TCP != "":
-		probe := s.probeTCP
-		target := r.TCP
-		if r.HTTP != "" {
-			target = readyURL(r.HTTP, g.readyAddr)
-			probe = s.probeHTTP
+		target, err := s.resolveProbe(g)
+		if err != nil {
+			return err
 		}
 		var last error
+		quick := 0
 		for {
-			err := probe(ctx, target, r.Interval)
+			err := s.probe(ctx, g, target)
 			if err == nil {
 				return nil
 			}
 			if ctx.Err() == context.DeadlineExceeded && last != nil {
 				// Cut off by the overall timeout: report the last answer.
-				return timeout(last)
+				return timedOut(last)
 			}
 			last = err
-			g.log.Debug().Err(last).Str("check", target).Msg("not ready yet")
+			if errors.Is(err, errOtherProcess) && quick < quickRetries {
+				// Another process (the old generation) took this connection:
+				// the kernel picks per connection, so try again at once.
+				quick++
+				g.log.Debug().Err(err).Str("check", target.String()).Msg("readiness answer not counted; retrying at once")
+				select {
+				case <-exited:
+					return errExited
+				default:
+				}
+				continue
+			}
+			quick = 0
+			g.log.Debug().Err(last).Str("check", target.String()).Msg("not ready yet")
 			t := time.NewTimer(r.Interval)
 			select {
 			case <-t.C:
@@ -74,7 +93,7 @@ func (s *Supervisor) waitReady(ctx context.Context, g *generation) error {
 			case <-ctx.Done():
 				t.Stop()
 				if ctx.Err() == context.DeadlineExceeded {
-					return timeout(last)
+					return timedOut(last)
 				}
 				return ctx.Err()
 			}
@@ -89,50 +108,22 @@ func (s *Supervisor) waitReady(ctx context.Context, g *generation) error {
 			return errExited
 		case <-ctx.Done():
 			if ctx.Err() == context.DeadlineExceeded {
-				return timeout(nil)
+				return timedOut(nil)
 			}
 			return ctx.Err()
 		}
 	}
 }
 
+// quickRetries is how many times in a row a probe answered by another
+// process is retried without waiting for the interval.
+const quickRetries = 3
+
 func attemptTimeout(interval time.Duration) time.Duration {
 	if d := 4 * interval; d > time.Second {
 		return d
 	}
 	return time.Second
-}
-
-func (s *Supervisor) probeHTTP(ctx context.Context, url string, interval time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, attemptTimeout(interval))
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("User-Agent", "dewy-readiness")
-	req.Close = true
-	resp, err := s.probeClient.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("HTTP %s", resp.Status)
-	}
-	return nil
-}
-
-func (s *Supervisor) probeTCP(ctx context.Context, addr string, interval time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, attemptTimeout(interval))
-	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	return c.Close()
 }
 
 // notifySocket is one generation's NOTIFY_SOCKET: an abstract unixgram
@@ -194,7 +185,7 @@ func (n *notifySocket) waitReady(ctx context.Context, g *generation, timeout tim
 			default:
 			}
 			if ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("not ready within %s: no READY=1 from pid %d on NOTIFY_SOCKET", timeout, g.pid)
+				return fmt.Errorf("%w within %s: no READY=1 from pid %d on NOTIFY_SOCKET", errNotReady, timeout, g.pid)
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()

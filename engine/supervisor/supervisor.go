@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -23,6 +22,7 @@ import (
 // States reported by Status.
 const (
 	StateStarting   = "starting"   // a generation runs but is not ready yet, and none serves
+	StateNotReady   = "not-ready"  // the only generation missed its readiness timeout; it runs and is still checked
 	StateRunning    = "running"    // the current generation is ready
 	StateRestarting = "restarting" // a new generation starts beside the serving one
 	StateBackoff    = "backoff"    // no worker; the next start waits for the backoff delay
@@ -41,6 +41,9 @@ const (
 	EventCrashLoop = "crash_loop"
 	// EventExited: the worker exited and the policy does not restart it.
 	EventExited = "exited"
+	// EventNotReady: a generation with none to replace it missed its
+	// readiness timeout; it keeps running and dewy keeps checking it.
+	EventNotReady = "not_ready"
 )
 
 // Errors callers branch on.
@@ -72,11 +75,14 @@ type Options struct {
 	// Environ is dewy's own environment, the base of every generation's,
 	// as for exec.Cmd.Env: nil means os.Environ().
 	Environ []string
-	// FirstGeneration numbers the first generation this supervisor starts
-	// (default 1). A supervisor that replaces another after a reload goes
-	// on from its predecessor's count, so SERVER_STARTER_GENERATION never
-	// goes back.
-	FirstGeneration int
+	// Generations numbers the generations (nil: a counter of its own,
+	// from 1). A supervisor that replaces another after a reload shares its
+	// predecessor's counter, so that no two generations of an app ever get
+	// the same SERVER_STARTER_GENERATION, even while both supervisors run.
+	Generations *Counter
+	// Restarts is where the restart count starts (a replacement after a
+	// reload goes on from its predecessor's).
+	Restarts int
 	// Stdout and Stderr receive the app's output when App.Output.File is
 	// empty (nil: os.Stdout and os.Stderr).
 	Stdout, Stderr *os.File
@@ -87,14 +93,14 @@ type Options struct {
 // its state; the other methods send it requests. Create it with New and
 // call Run once.
 type Supervisor struct {
-	opts        Options
-	app         plan.App
-	ready       plan.Ready
-	stop        plan.Stop
-	policy      plan.RestartPolicy
-	log         zerolog.Logger
-	now         func() time.Time
-	probeClient *http.Client
+	opts   Options
+	app    plan.App
+	ready  plan.Ready
+	stop   plan.Stop
+	policy plan.RestartPolicy
+	log    zerolog.Logger
+	now    func() time.Time
+	gens   *Counter
 
 	reqs     chan any
 	events   chan any
@@ -110,12 +116,12 @@ type Supervisor struct {
 	stopCtx    context.Context
 	stopCancel context.CancelFunc
 	wg         sync.WaitGroup
-	gens       map[*generation]struct{}
+	live       map[*generation]struct{}
 	current    *generation
 	op         *restartOp
 	pending    *restartOp
-	nextGen    int
-	firstGen   int
+	startedAny bool
+	hinted     bool // the address hint was logged since a generation was last ready
 	lastGen    int
 	restarts   int
 	state      string
@@ -142,6 +148,7 @@ type generation struct {
 
 	// Owned by Run's goroutine.
 	ready    bool
+	notReady bool // missed its readiness timeout and was kept (keepNotReady)
 	exited   bool
 	stopping bool
 	stopDone bool
@@ -195,6 +202,16 @@ type snapshot struct {
 	restarts   int
 }
 
+// Counter hands out an app's generation numbers, 1, 2, 3, ..., never the
+// same one twice. It is safe for concurrent use; its zero value starts at 1.
+type Counter struct{ n atomic.Int64 }
+
+// Next returns the next generation number.
+func (c *Counter) Next() int { return int(c.n.Add(1)) }
+
+// Last returns the number handed out last (0 before the first).
+func (c *Counter) Last() int { return int(c.n.Load()) }
+
 // New returns a supervisor for o.App. Zero values in the app's Ready, Stop
 // and Restart settings take the defaults documented in the package comment.
 func New(o Options) *Supervisor {
@@ -210,13 +227,11 @@ func New(o Options) *Supervisor {
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
-	ready, stop, policy := withDefaults(o.App)
-	if o.FirstGeneration < 1 {
-		o.FirstGeneration = 1
+	if o.Generations == nil {
+		o.Generations = &Counter{}
 	}
+	ready, stop, policy := withDefaults(o.App)
 	s := &Supervisor{
-		nextGen:  o.FirstGeneration - 1,
-		firstGen: o.FirstGeneration,
 		opts:     o,
 		app:      o.App,
 		ready:    ready,
@@ -224,16 +239,14 @@ func New(o Options) *Supervisor {
 		policy:   policy,
 		log:      o.Logger.With().Str("app", o.App.Name).Logger(),
 		now:      o.Now,
-		probeClient: &http.Client{
-			Transport:     &http.Transport{DisableKeepAlives: true, Proxy: nil},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-		reqs:   make(chan any),
-		events: make(chan any),
-		killCh: make(chan struct{}),
-		done:   make(chan struct{}),
-		gens:   map[*generation]struct{}{},
-		state:  StateStarting,
+		gens:     o.Generations,
+		restarts: o.Restarts,
+		reqs:     make(chan any),
+		events:   make(chan any),
+		killCh:   make(chan struct{}),
+		done:     make(chan struct{}),
+		live:     map[*generation]struct{}{},
+		state:    StateStarting,
 	}
 	s.snap.Store(&snapshot{state: StateStarting})
 	return s
@@ -308,7 +321,6 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.output.Store(l)
 		defer l.Close()
 	}
-	defer s.probeClient.CloseIdleConnections()
 	s.runCtx = ctx
 	s.stopCtx, s.stopCancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.stopCancel()
@@ -321,7 +333,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 	}
 	ctxDone, killCh := ctx.Done(), s.killCh
-	for !s.shutting || len(s.gens) > 0 || s.stops > 0 {
+	for !s.shutting || len(s.live) > 0 || s.stops > 0 {
 		select {
 		case <-ctxDone:
 			ctxDone = nil
@@ -479,7 +491,7 @@ func (s *Supervisor) beginShutdown(why string) {
 		return
 	}
 	s.shutting = true
-	s.log.Info().Str("reason", why).Int("generations", len(s.gens)).Msg("stopping the app")
+	s.log.Info().Str("reason", why).Int("generations", len(s.live)).Msg("stopping the app")
 	s.setState(StateStopping)
 	s.cancelTimer()
 	for _, op := range []*restartOp{s.op, s.pending} {
@@ -490,7 +502,7 @@ func (s *Supervisor) beginShutdown(why string) {
 		}
 	}
 	s.op, s.pending = nil, nil
-	for g := range s.gens {
+	for g := range s.live {
 		if !g.stopping {
 			s.stopGeneration(g)
 		}
@@ -500,9 +512,9 @@ func (s *Supervisor) beginShutdown(why string) {
 // kill SIGKILLs everything: graceful stops in progress end at once.
 func (s *Supervisor) kill() {
 	s.beginShutdown("kill")
-	s.log.Warn().Int("generations", len(s.gens)).Msg("killing the app's process groups now")
+	s.log.Warn().Int("generations", len(s.live)).Msg("killing the app's process groups now")
 	s.stopCancel()
-	for g := range s.gens {
+	for g := range s.live {
 		if err := g.proc.Kill(); err != nil {
 			g.log.Error().Err(err).Msg("kill")
 		}
@@ -573,13 +585,14 @@ func (s *Supervisor) onTimer() {
 func (s *Supervisor) startWorker(why string) {
 	g, err := s.startGeneration()
 	if err != nil {
-		s.log.Error().Err(err).Msg("could not start the app")
-		s.scheduleRestart(0)
+		s.log.Error().Err(err).Msg("app failed to start")
+		s.scheduleRestart("failed to start: " + err.Error())
 		return
 	}
-	if s.nextGen > s.firstGen {
+	if s.startedAny {
 		s.restarts++
 	}
+	s.startedAny = true
 	s.current = g
 	g.log.Info().Str("reason", why).Msg("generation started")
 	s.setState(StateStarting)

@@ -131,8 +131,9 @@ func TestFailedGenerationsKeepOldServing(t *testing.T) {
 		t.Fatal("restart into a generation that binds the address itself succeeded")
 	}
 	hints := logEntries(h.logs, "it binds them itself")
-	if len(hints) < 2 {
-		t.Fatalf("want the address hint for both failed generations, got %d", len(hints))
+	// Said once until a generation is ready again, not at every failure.
+	if len(hints) != 1 {
+		t.Fatalf("want the address hint once for the two failed generations, got %d", len(hints))
 	}
 	if msg := hints[len(hints)-1]["message"].(string); !strings.Contains(msg, "SERVER_STARTER_PORT") || !strings.Contains(msg, "LISTEN_FDS") {
 		t.Errorf("hint %q should name the variables to read", msg)
@@ -234,7 +235,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Errorf("in crash-loop: %+v, want no pid after 6 generations", st)
 	}
 	var delays []string
-	for _, e := range logEntries(h.logs, "restarting after backoff") {
+	for _, e := range logEntries(h.logs, "starting it again after backoff") {
 		delays = append(delays, time.Duration(e["backoff"].(float64)*float64(time.Millisecond)).String())
 	}
 	if got, want := strings.Join(delays, " "), "20ms 40ms 80ms 160ms 160ms"; got != want {

@@ -37,6 +37,8 @@ const (
 //	notify             send READY=1 to NOTIFY_SOCKET once serving
 //	notify-from-child  a child process sends READY=1, the app never does
 //	bind-itself        bind the first SERVER_STARTER_PORT address itself
+//	no-ready-socket    never serve the dewy-ready socket (DEWY_READY_FD)
+//	exit-after=500ms   exit with code 1 that long after it starts serving
 //	proto=starter|systemd  which protocol to take sockets from (default: LISTEN_FDS if set)
 type behavior struct {
 	delay           time.Duration
@@ -46,6 +48,8 @@ type behavior struct {
 	notify          bool
 	notifyFromChild bool
 	bindItself      bool
+	noReadySocket   bool
+	exitAfter       time.Duration
 	proto           string
 }
 
@@ -76,6 +80,10 @@ func readBehavior() (behavior, error) {
 			b.notifyFromChild = true
 		case "bind-itself":
 			b.bindItself = true
+		case "no-ready-socket":
+			b.noReadySocket = true
+		case "exit-after":
+			b.exitAfter, err = time.ParseDuration(v)
 		case "proto":
 			b.proto = v
 		default:
@@ -157,7 +165,7 @@ func Main() int {
 		},
 	}
 	all := lns
-	if ready != nil {
+	if ready != nil && !b.noReadySocket {
 		all = append(append([]net.Listener{}, lns...), ready)
 	}
 	var wg sync.WaitGroup
@@ -184,7 +192,16 @@ func Main() int {
 		}
 	}
 
-	<-term
+	var exitAfter <-chan time.Time
+	if b.exitAfter > 0 {
+		exitAfter = time.After(b.exitAfter)
+	}
+	select {
+	case <-term:
+	case <-exitAfter:
+		logf("exiting with 1 after %s, as told", b.exitAfter)
+		return 1
+	}
 	// Drain: no new keep-alive reuse, stop accepting (the other generation
 	// takes the held sockets' queue), let connections already accepted
 	// deliver their first request, then shut down (golang/go#65802: a
