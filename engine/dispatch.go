@@ -127,9 +127,7 @@ func (e *Engine) beginShutdown(cause string, stopApps context.CancelFunc, appsDo
 		names = append(names, n)
 	}
 	e.emit(actions.Event{Kind: "stopped", Message: "stopped by " + cause, Apps: sortStrings(names)})
-	if err := e.o.Notify.Send("STOPPING=1"); err != nil {
-		e.log.Warn().Err(err).Msg("sd_notify")
-	}
+	e.sdNotify("STOPPING=1")
 	stopApps()
 	done := make(chan struct{})
 	*appsDone = done
@@ -165,10 +163,9 @@ func (e *Engine) announceReady(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	if err := e.o.Notify.Send("READY=1\nSTATUS=apps up"); err != nil {
-		e.log.Warn().Err(err).Msg("sd_notify")
-	}
-	e.log.Info().Int("apps", len(sups)).Msg("dewy is up")
+	status := e.statusLine()
+	e.sdNotify("READY=1\nSTATUS=" + status)
+	e.log.Info().Str("apps", status).Msg("dewy is up")
 }
 
 // waitSettled returns when the supervisor's first start has settled:
@@ -181,7 +178,7 @@ func waitSettled(ctx context.Context, s *supervisor.Supervisor) bool {
 		switch s.Status().State {
 		case supervisor.StateRunning:
 			return true
-		case supervisor.StateBackoff, supervisor.StateCrashLoop, supervisor.StateExited, supervisor.StateStopped:
+		case supervisor.StateBackoff, supervisor.StateCrashLoop, supervisor.StateExited, supervisor.StateStopped, supervisor.StateNotReady:
 			return false
 		}
 		select {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/rs/zerolog"
@@ -30,6 +31,9 @@ type Options struct {
 	// it after a reload with the new table; it never unregisters a signal,
 	// so a signal whose block was removed is logged instead of killing dewy.
 	Register func(...os.Signal)
+	// ApplyAgent applies the agent settings that can change while dewy
+	// runs (log level and format) after a reload; nil ignores them.
+	ApplyAgent func(plan.Agent) error
 	// Reload re-reads and compiles the config file. It returns an error
 	// (already explaining the diagnostics) when the file is not valid.
 	Reload func(ctx context.Context) (*plan.Plan, error)
@@ -85,17 +89,21 @@ type Engine struct {
 	appsCtx     context.Context
 	// reloadMu serialises reloads (only one reload applies at a time).
 	reloadMu sync.Mutex
+	// stopping: STOPPING=1 went to systemd; no READY=1 after it.
+	stopping atomic.Bool
 }
 
-// appRun is one running supervisor and the sockets it was given.
+// appRun is one running supervisor and the sockets it was given. The
+// engine owns the sockets, not the run: after a reload a socket may pass
+// to another app's set, and the engine closes those no app lists any more.
 type appRun struct {
 	def   plan.App
 	sup   *supervisor.Supervisor
 	socks *sockets.Set
-	// ownsSockets: this run bound socks (a replacement after a reload
-	// shares its predecessor's and the last owner closes them).
-	ownsSockets bool
-	cancel      context.CancelFunc
+	// gens numbers the app's generations; a replacement after a reload
+	// shares it, so numbers never repeat.
+	gens   *supervisor.Counter
+	cancel context.CancelFunc
 }
 
 // New returns an engine for o.Plan.
@@ -170,7 +178,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		held[a.Name] = s
 	}
 	for _, a := range e.plan.Apps {
-		e.apps[a.Name] = e.newAppRun(a, held[a.Name], true, 1)
+		e.apps[a.Name] = e.newAppRun(a, held[a.Name], nil, 0)
 	}
 	e.actionsWG.Add(1)
 	go func() {
@@ -185,18 +193,20 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // newAppRun starts one supervisor on socks under e.appsCtx, counted in
-// appsWG; ownsSockets says it closes socks when it is retired; firstGen
-// numbers its first generation. It must run
-// on the loop goroutine (or before the loop starts), never after shutdown
-// began.
-func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, ownsSockets bool, firstGen int) *appRun {
+// appsWG. gens and restarts carry a replaced app's generation counter and
+// restart count over (nil and 0 for a new app). It must run on the loop
+// goroutine (or before the loop starts), never after shutdown began.
+func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, gens *supervisor.Counter, restarts int) *appRun {
+	if gens == nil {
+		gens = &supervisor.Counter{}
+	}
 	// The supervisor adds the "app" field to its logger itself.
 	sup := supervisor.New(supervisor.Options{
 		App: a, Sockets: socks, Spawner: e.spawn, Logger: e.log,
-		Emit: e.emit, Environ: e.o.Environ, FirstGeneration: firstGen,
+		Emit: e.emit, Environ: e.o.Environ, Generations: gens, Restarts: restarts,
 	})
 	ctx, cancel := context.WithCancel(e.appsCtx)
-	r := &appRun{def: a, sup: sup, socks: socks, ownsSockets: ownsSockets, cancel: cancel}
+	r := &appRun{def: a, sup: sup, socks: socks, gens: gens, cancel: cancel}
 	e.appsWG.Add(1)
 	go func() {
 		defer e.appsWG.Done()
@@ -207,24 +217,10 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, ownsSockets bool, fir
 	return r
 }
 
-// bindAndStart holds a new app's sockets and starts it.
-func (e *Engine) bindAndStart(a plan.App) (*appRun, error) {
-	var socks *sockets.Set
-	if len(a.Listen) > 0 {
-		s, err := sockets.Bind(e.appsCtx, a.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("app %q: %w", a.Name, err)
-		}
-		socks = s
-	}
-	return e.newAppRun(a, socks, true, 1), nil
-}
-
+// closeSockets closes every held socket (shared ones once).
 func (e *Engine) closeSockets() {
 	for _, a := range e.apps {
-		if a.socks != nil && a.ownsSockets {
-			_ = a.socks.Close()
-		}
+		_ = a.socks.Close()
 	}
 }
 
