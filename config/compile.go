@@ -421,15 +421,15 @@ func (c *compiler) ready(b *AppBlock) plan.Ready {
 	if rb.HTTP.Set {
 		set++
 		r.HTTP = rb.HTTP.V
-		c.checkProbeHTTP(b, rb.HTTP)
+		r.Held = c.checkProbeHTTP(b, rb.HTTP)
 	}
 	if rb.TCP.Set {
 		set++
 		r.TCP = rb.TCP.V
 		if _, _, err := net.SplitHostPort(r.TCP); err != nil {
 			c.errorf(rb.TCP.Range, "Invalid tcp probe", "%q is not host:port. Write it as \"127.0.0.1:9000\".", r.TCP)
-		} else if h := c.heldMatch(b, r.TCP); h != "" {
-			c.warnProbeHeld(rb.TCP.Range, h)
+		} else {
+			r.Held = c.heldMatch(b, r.TCP)
 		}
 	}
 	if rb.Notify.Set && rb.Notify.V {
@@ -446,23 +446,22 @@ func (c *compiler) ready(b *AppBlock) plan.Ready {
 }
 
 // checkProbeHTTP accepts a path ("/healthz": probed on the generation's own
-// ready socket) or a full http URL.
-func (c *compiler) checkProbeHTTP(b *AppBlock, v Value[string]) {
+// ready socket) or a full http URL. It returns the listen address of the
+// app that the URL reaches, if any.
+func (c *compiler) checkProbeHTTP(b *AppBlock, v Value[string]) string {
 	if strings.HasPrefix(v.V, "/") {
-		return
+		return ""
 	}
 	u, err := url.Parse(v.V)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		c.errorf(v.Range, "Invalid http probe", "%q is neither a path nor an http URL. Write a path such as \"/healthz\" (probed on a socket only the new generation serves) or a URL such as \"http://127.0.0.1:8081/healthz\".", v.V)
-		return
+		return ""
 	}
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
-	if h := c.heldMatch(b, net.JoinHostPort(u.Hostname(), port)); h != "" {
-		c.warnProbeHeld(v.Range, h)
-	}
+	return c.heldMatch(b, net.JoinHostPort(u.Hostname(), port))
 }
 
 // heldMatch returns the app's listen address that addr would reach.
@@ -478,11 +477,6 @@ func (c *compiler) heldMatch(b *AppBlock, addr string) string {
 		}
 	}
 	return ""
-}
-
-func (c *compiler) warnProbeHeld(r hcl.Range, held string) {
-	c.warnf(r, "Readiness probe on a held address",
-		"This probe reaches %q, a socket dewy holds for every generation. During a restart the old generation answers it too, so the new one can be declared ready before it serves, stalling traffic for its whole start-up. Probe a path instead (http = \"/healthz\"): dewy then probes a socket only the new generation serves (DEWY_READY_FD); or use notify = true.", held)
 }
 
 func (c *compiler) stop(b *AppBlock) plan.Stop {

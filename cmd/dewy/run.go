@@ -40,8 +40,9 @@ func cmdRun(env cliEnv, args []string) int {
 	p := res.Plan
 	env.notify(signalsOf(p.Signals)...)
 
-	log, err := logging.New(env.stderr, logging.Options{
-		Level: p.Agent.LogLevel, Format: p.Agent.LogFormat, Color: isTerminal(env.stderr),
+	color := isTerminal(env.stderr)
+	log, logOut, err := logging.NewOutput(env.stderr, logging.Options{
+		Level: p.Agent.LogLevel, Format: p.Agent.LogFormat, Color: color,
 	})
 	if err != nil {
 		fmt.Fprintf(env.stderr, "dewy: %v\n", err)
@@ -58,10 +59,13 @@ func cmdRun(env cliEnv, args []string) int {
 		env.watchChildren()
 	}
 	e := engine.New(engine.Options{
-		Plan:         p,
-		Signals:      env.signals,
-		Register:     env.notify,
-		Reload:       reloader(path, in),
+		Plan:     p,
+		Signals:  env.signals,
+		Register: env.notify,
+		Reload:   reloader(path, in),
+		ApplyAgent: func(a plan.Agent) error {
+			return logOut.Apply(logging.Options{Level: a.LogLevel, Format: a.LogFormat, Color: color})
+		},
 		Logger:       log,
 		Shim:         shim,
 		Environ:      appEnviron(env.environ),

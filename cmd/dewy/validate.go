@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/dewyhq/dewy/config"
@@ -32,6 +33,7 @@ func cmdValidate(env cliEnv, args []string) int {
 		out := validateJSON{Valid: ok, Diagnostics: config.ToJSON(res.Diags)}
 		if ok {
 			out.Signals = signalRows(res.Plan)
+			out.Readiness = readinessRows(res.Plan)
 		}
 		enc := json.NewEncoder(env.stdout)
 		enc.SetIndent("", "  ")
@@ -70,6 +72,42 @@ type validateJSON struct {
 	Valid       bool                    `json:"valid"`
 	Diagnostics []config.JSONDiagnostic `json:"diagnostics"`
 	Signals     []signalRow             `json:"signals,omitempty"`
+	Readiness   []readinessRow          `json:"readiness,omitempty"`
+}
+
+// readinessRow says when an app's new generation counts as ready and what
+// proves that the answer came from it and not from the old generation.
+type readinessRow struct {
+	App      string `json:"app"`
+	When     string `json:"when"`
+	ProvenBy string `json:"proven_by"`
+}
+
+func readinessRows(p *plan.Plan) []readinessRow {
+	var rows []readinessRow
+	for _, a := range p.Apps {
+		r := a.Ready
+		row := readinessRow{App: a.Name}
+		switch {
+		case r.Notify:
+			row.When, row.ProvenBy = "READY=1 on NOTIFY_SOCKET", "the sender's pid (SCM_CREDENTIALS) is the new generation's"
+		case strings.HasPrefix(r.HTTP, "/"):
+			row.When, row.ProvenBy = "GET "+r.HTTP+" answers 2xx", "a socket only the new generation has (LISTEN_FDNAMES dewy-ready, DEWY_READY_FD)"
+		case r.HTTP != "" || r.TCP != "":
+			row.When = "GET " + r.HTTP + " answers 2xx"
+			if r.TCP != "" {
+				row.When = r.TCP + " accepts a connection"
+			}
+			row.ProvenBy = "nothing needed: no generation of the app listens there"
+			if r.Held != "" {
+				row.ProvenBy = fmt.Sprintf("held address %s: the process that accepted the probe's connection must be the new generation's", r.Held)
+			}
+		default:
+			row.When, row.ProvenBy = r.Delay.String()+" after start", "nothing: a fixed delay"
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 type signalRow struct {
@@ -95,6 +133,15 @@ func printPlan(w io.Writer, path string, p *plan.Plan) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(w)
+	if rows := readinessRows(p); len(rows) > 0 {
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "APP\tREADY WHEN\tPROVEN BY")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.App, r.When, r.ProvenBy)
+		}
+		_ = tw.Flush()
+		fmt.Fprintln(w)
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SETTING\tVALUE\tFROM")
 	keys := make([]string, 0, len(p.Agent.Origins))

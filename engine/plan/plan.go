@@ -84,6 +84,10 @@ type Ready struct {
 	HTTP string
 	// TCP is an address probed until it accepts a connection.
 	TCP string
+	// Held is the app's listen address (as written) that the HTTP or TCP
+	// probe reaches, if any: every generation accepts there, so an answer
+	// counts only when the accepting process is the new generation's.
+	Held string
 	// Notify waits for READY=1 on the per-app NOTIFY_SOCKET.
 	Notify bool
 	// Timeout bounds the whole wait.

@@ -21,6 +21,13 @@
 // that; an app doing blocking accept() must handle EAGAIN (or clear the flag,
 // which then affects the other generation too).
 //
+// dewy never accepts on a held socket, so it keeps each as a plain
+// descriptor outside Go's network poller: a client connecting wakes only
+// the generations that accept, never dewy (a test checks that no epoll
+// instance of the process watches a held socket). A Socket can be shared
+// by two Sets: after a reload an address passes from one app to another
+// without being closed (Key matches addresses across plans).
+//
 // This package does not accept connections, probe readiness or start
 // processes; it only owns the sockets.
 package sockets

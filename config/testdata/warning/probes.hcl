@@ -5,7 +5,7 @@ app "api" {
     before_deploy = "true"
   }
   ready {
-    http  = "http://127.0.0.1:8080/healthz" # WARNING: Readiness probe on a held address
+    http  = "http://127.0.0.1:8080/healthz"
     delay = "2s" # WARNING: Delay ignored
   }
 }
@@ -14,7 +14,7 @@ app "tcp" {
   command = ["/opt/tcp/tcp"]
   listen  = ["[::]:9000"]
   ready {
-    tcp = "127.0.0.1:9000" # WARNING: Readiness probe on a held address
+    tcp = "127.0.0.1:9000"
   }
 }
 
