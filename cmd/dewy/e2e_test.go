@@ -335,6 +335,9 @@ func TestSystemdNotifyAndReloadBySignal(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", sock)
 	d := startDewy(t, `signal "USR2" { action = "reload" }`)
 	testutil.Eventually(t, "READY=1", 10*time.Second, func() bool { return strings.Contains(states.String(), "READY=1") })
+	if !strings.Contains(states.String(), "STATUS=1/1 apps running") {
+		t.Errorf("READY=1 without the count of running apps; states:\n%s", states.String())
+	}
 	before, _ := fetch(d.addr)
 	cfg := d.cmd.Args[2]
 	good, err := os.ReadFile(cfg)
@@ -376,6 +379,9 @@ func TestSystemdNotifyAndReloadBySignal(t *testing.T) {
 	<-d.done
 	if !strings.Contains(states.String(), "STOPPING=1") {
 		t.Errorf("no STOPPING=1; states:\n%s", states.String())
+	}
+	if _, after, _ := strings.Cut(states.String(), "STOPPING=1"); strings.Contains(after, "READY=1") {
+		t.Errorf("READY=1 after STOPPING=1; states:\n%s", states.String())
 	}
 }
 
