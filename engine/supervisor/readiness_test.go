@@ -23,6 +23,8 @@ func startWithHeldProbe(t *testing.T, behavior, listen string, probe func(port s
 	t.Helper()
 	h := newHarness(t, behavior, func(a *plan.App) {
 		a.Listen = []plan.ListenAddr{{Network: "tcp", Address: listen, Raw: listen}}
+		// Long enough for a slow box to start the app, short for the test.
+		a.Ready.Timeout = 3 * time.Second
 	})
 	set, err := sockets.Bind(context.Background(), h.app.Listen)
 	if err != nil {
@@ -64,7 +66,6 @@ func TestHeldAddressProbeNeedsTheNewGeneration(t *testing.T) {
 
 			// The next generation sleeps far beyond the timeout before it
 			// serves: only the old one can answer.
-			h.app.Ready.Timeout = 2 * time.Second
 			h.setBehavior("delay=1h")
 			err := h.sup.Restart(context.Background(), "test")
 			if err == nil || !strings.Contains(err.Error(), "not ready within") {
