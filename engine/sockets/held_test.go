@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/dewyhq/dewy/engine/plan"
+	"github.com/dewyhq/dewy/internal/testutil"
 )
 
 // TestHeldSocketsAreOutsideThePoller: no epoll instance of this process
@@ -49,7 +49,7 @@ func TestHeldSocketsAreOutsideThePoller(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ctl.Close()
-	ctlIno := inodeOf(t, ctl.(*net.TCPListener))
+	ctlIno := testutil.SocketInode(t, ctl.(*net.TCPListener))
 	watched := epollWatchedInodes(t)
 	if !watched[ctlIno] {
 		t.Fatalf("the check does not see a Go listener (inode %d) in the poller; it cannot run here", ctlIno)
@@ -90,23 +90,6 @@ func epollWatchedInodes(t *testing.T) map[uint64]bool {
 		_ = f.Close()
 	}
 	return out
-}
-
-func inodeOf(t *testing.T, c syscall.Conn) uint64 {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
-		t.Fatal(err)
-	}
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st.Ino
 }
 
 func TestReaches(t *testing.T) {

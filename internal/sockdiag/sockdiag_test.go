@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dewyhq/dewy/internal/procfs"
+	"github.com/dewyhq/dewy/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,24 +42,6 @@ func acceptor() {
 	}
 	_, _ = io.Copy(io.Discard, c)
 	os.Exit(0)
-}
-
-// inodeOf returns the inode of c's socket, by fstat on its descriptor.
-func inodeOf(t testing.TB, c syscall.Conn) uint64 {
-	t.Helper()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil {
-		t.Fatal(err)
-	}
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st.Ino
 }
 
 func listen(t testing.TB, network, addr string) net.Listener {
@@ -139,7 +122,7 @@ func TestTCPServerInode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := inodeOf(t, s.(*net.TCPConn))
+			want := testutil.SocketInode(t, s.(*net.TCPConn))
 			expect(t, "accepted", c, want, nil)
 
 			// The same through the address pair, v4-mapped or not.
@@ -203,7 +186,7 @@ func TestTCPClientClosedFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	expect(t, "accepted after the client closed", c, inodeOf(t, s.(*net.TCPConn)), nil)
+	expect(t, "accepted after the client closed", c, testutil.SocketInode(t, s.(*net.TCPConn)), nil)
 }
 
 func TestTCPNoSuchConnection(t *testing.T) {
@@ -234,7 +217,7 @@ func TestUnixServerInode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := inodeOf(t, s.(*net.UnixConn))
+			want := testutil.SocketInode(t, s.(*net.UnixConn))
 			if got, err := UnixServerInode(c); err != nil || got != want {
 				t.Errorf("accepted: got %d, %v; want %d", got, err, want)
 			}
@@ -262,8 +245,8 @@ func TestUnixSocketpairAndErrors(t *testing.T) {
 		return c.(*net.UnixConn)
 	}
 	a, b := conn(fds[0]), conn(fds[1])
-	if got, err := UnixServerInode(a); err != nil || got != inodeOf(t, b) {
-		t.Errorf("socketpair: got %d, %v; want %d", got, err, inodeOf(t, b))
+	if got, err := UnixServerInode(a); err != nil || got != testutil.SocketInode(t, b) {
+		t.Errorf("socketpair: got %d, %v; want %d", got, err, testutil.SocketInode(t, b))
 	}
 
 	g, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "g"), Net: "unixgram"})
@@ -403,7 +386,7 @@ func benchmarkLookup(b *testing.B, fn func(net.Conn) (uint64, error)) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			want := inodeOf(b, s.(*net.TCPConn))
+			want := testutil.SocketInode(b, s.(*net.TCPConn))
 			for b.Loop() {
 				if got, err := fn(c); err != nil || got != want {
 					b.Fatalf("got %d, %v; want %d", got, err, want)
