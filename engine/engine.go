@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -57,6 +58,14 @@ type Options struct {
 	// ChildSignals delivers SIGCHLD, so orphans are reaped as they exit
 	// rather than found by a periodic scan (see proc.SpawnerOptions).
 	ChildSignals <-chan os.Signal
+	// Scope names this agent across its restarts (see
+	// proc.ContainmentOptions): with it, every process a generation starts
+	// is contained (a cgroup, or an environment token) and stopped with
+	// it, and what an earlier, dead instance of the agent left is stopped
+	// before any socket is bound. Empty: only process groups.
+	Scope string
+	// NoCgroup keeps containment to the environment token.
+	NoCgroup bool
 }
 
 // Engine runs a plan. Create it with New and call Run once.
@@ -144,10 +153,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.log.Warn().Err(err).Msg("cannot become a child subreaper; escaped grandchildren of apps will be reaped by init")
 		}
 	}
+	contain, err := e.contain(ctx)
+	if err != nil {
+		return err
+	}
 	// The spawner outlives every supervisor: its locked thread's death
 	// SIGKILLs the children it started (PR_SET_PDEATHSIG).
 	spawnCtx, stopSpawner := context.WithCancel(context.WithoutCancel(ctx))
-	e.spawn = proc.NewSpawner(proc.SpawnerOptions{Shim: e.o.Shim, ReapOrphans: e.o.Subreaper, ChildSignals: e.o.ChildSignals, Logger: e.log})
+	e.spawn = proc.NewSpawner(proc.SpawnerOptions{Shim: e.o.Shim, ReapOrphans: e.o.Subreaper, ChildSignals: e.o.ChildSignals, Containment: contain, Logger: e.log})
 	spawnDone := make(chan error, 1)
 	go func() { spawnDone <- e.spawn.Run(spawnCtx) }()
 	defer func() {
@@ -186,10 +199,40 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.announceReady(e.appsCtx)
 	}()
 
-	err := e.loop(ctx, stopApps)
+	err = e.loop(ctx, stopApps)
 	e.actionsWG.Wait()
 	e.closeSockets()
 	return err
+}
+
+// leftoverTimeout is how long processes an earlier instance left get to
+// stop on SIGTERM before SIGKILL.
+const leftoverTimeout = 10 * time.Second
+
+// contain prepares the containment of generations and stops what an
+// earlier, dead instance of this agent left running (it may hold the
+// agent's ports), before anything is bound.
+func (e *Engine) contain(ctx context.Context) (*proc.Containment, error) {
+	if e.o.Scope == "" {
+		return nil, nil
+	}
+	c, err := proc.NewContainment(proc.ContainmentOptions{Scope: e.o.Scope, NoCgroup: e.o.NoCgroup, Subreaper: e.o.Subreaper, Logger: e.log})
+	if err != nil {
+		return nil, err
+	}
+	e.log.Debug().Str("containment", c.Mode()).Msg("every process of a generation is stopped with it")
+	found, err := c.SweepLeftovers(ctx, leftoverTimeout)
+	if len(found) > 0 {
+		pids := make([]int, len(found))
+		for i, l := range found {
+			pids[i] = l.PID
+		}
+		e.log.Warn().Ints("pids", pids).Str("token", found[0].Token).Msg("stopped processes an earlier dewy of this config left running")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stop processes an earlier dewy left: %w", err)
+	}
+	return c, nil
 }
 
 // newAppRun starts one supervisor on socks under e.appsCtx, counted in

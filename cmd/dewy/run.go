@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mattn/go-isatty"
@@ -72,6 +75,7 @@ func cmdRun(env cliEnv, args []string) int {
 		Notify:       sdnotify.New(env.getenv("NOTIFY_SOCKET")),
 		Subreaper:    true,
 		ChildSignals: env.childSignals,
+		Scope:        agentScope(path),
 	})
 	if err := e.Run(context.Background()); err != nil {
 		var netErr *net.OpError
@@ -96,6 +100,17 @@ func reloader(path string, in config.Inputs) func(context.Context) (*plan.Plan, 
 		_ = config.WriteDiagnostics(&b, res.Files, res.Diags)
 		return nil, errors.New(strings.TrimSpace(fmt.Sprintf("%s: %s\n%s", path, countErrors(res), b.String())))
 	}
+}
+
+// agentScope names this agent across its restarts: a hash of its config
+// file's absolute path. Two agents on one host (two files) never touch each
+// other's apps; a restarted agent recognises what its predecessor left.
+func agentScope(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	sum := sha256.Sum256([]byte(path))
+	return hex.EncodeToString(sum[:6])
 }
 
 func signalsOf(t plan.SignalTable) []os.Signal {

@@ -25,6 +25,9 @@ type Process struct {
 	pid     int
 	started time.Time
 	spawner *Spawner
+	// members finds the generation's processes that left the group; nil
+	// without containment.
+	members *members
 
 	waited chan struct{} // closed when the leader has been reaped
 	done   chan struct{} // closed when reaped and its output copied
@@ -80,6 +83,9 @@ func (p *Process) wait(cp *copier, grace time.Duration) {
 		p.err = err
 	}
 	p.spawner.forget(p.pid)
+	if p.members != nil && p.members.leaf != nil {
+		p.spawner.retireLeaf(p.members.leaf)
+	}
 	close(p.waited)
 	p.spawner.kickReaper()
 	if cp != nil {
@@ -114,7 +120,8 @@ func (p *Process) Alive() bool {
 }
 
 // Signal sends sig to the process group. It returns os.ErrProcessDone once
-// the leader has been reaped.
+// the leader has been reaped. Processes of the generation outside the
+// group are not signalled: Stop does that.
 func (p *Process) Signal(sig syscall.Signal) error {
 	select {
 	case <-p.waited:
@@ -131,10 +138,14 @@ func (p *Process) Signal(sig syscall.Signal) error {
 }
 
 // Kill sends SIGKILL to the whole process group now, also when the leader
-// has already exited (to sweep processes it left in the group). A group
-// that no longer exists is not an error.
+// has already exited (to sweep processes it left in the group), and to
+// every process of the generation outside it (its cgroup, its token). A
+// group that no longer exists is not an error.
 func (p *Process) Kill() error {
 	err := unix.Kill(-p.pid, unix.SIGKILL)
+	if p.members != nil {
+		p.members.kill(p.pid)
+	}
 	p.spawner.kickReaper()
 	if err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill process group %d: %w", p.pid, err)
@@ -147,10 +158,10 @@ func (p *Process) Kill() error {
 // sandboxes and containers) would otherwise keep every stop waiting for
 // its full timeout.
 func (p *Process) groupGone() bool {
-	if errors.Is(unix.Kill(-p.pid, 0), unix.ESRCH) {
-		return true
+	if !errors.Is(unix.Kill(-p.pid, 0), unix.ESRCH) && liveInGroup(p.pid) {
+		return false
 	}
-	return !liveInGroup(p.pid)
+	return p.members == nil || p.members.gone(p.pid)
 }
 
 // liveInGroup scans /proc for a process of process group pgid that is not
@@ -169,8 +180,9 @@ func liveInGroup(pgid int) bool {
 	return live
 }
 
-// Stop sends sig to the process group and waits until the leader has been
-// reaped and the group is empty. After timeout, or when ctx ends, it sends
+// Stop sends sig to the process group and to the generation's processes
+// outside it, and waits until the leader has been reaped and every one of
+// them has exited. After timeout, or when ctx ends, it sends
 // SIGKILL to the group and waits for the leader. It returns nil after a
 // clean stop, an error wrapping ErrKilled when SIGKILL was needed, and
 // ctx.Err() when ctx ended (the group has been SIGKILLed then too, and
@@ -178,6 +190,12 @@ func liveInGroup(pgid int) bool {
 func (p *Process) Stop(ctx context.Context, sig syscall.Signal, timeout time.Duration) error {
 	if err := p.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return err
+	}
+	// Escaped processes get sig once each, also those forked while the
+	// others stop (looked for again at each poll once the leader is gone).
+	signalled := map[int]bool{}
+	if p.members != nil {
+		p.members.signal(p.pid, sig, signalled)
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -195,6 +213,9 @@ func (p *Process) Stop(ctx context.Context, sig syscall.Signal, timeout time.Dur
 		case <-poll.C:
 			if leaderDone {
 				p.spawner.kickReaper() // stragglers may be zombies reparented to us
+				if p.members != nil {
+					p.members.signal(p.pid, sig, signalled)
+				}
 			}
 		case <-deadline.C:
 			_ = p.Kill()

@@ -42,7 +42,12 @@ type SpawnerOptions struct {
 	// ReapInterval is how often orphans are looked for besides each child
 	// exit (default 1s, or 1m with ChildSignals).
 	ReapInterval time.Duration
-	Logger       zerolog.Logger
+	// Containment, when set, puts each process started with a Spec.Member
+	// in its generation's cgroup or marks it with its token, so Stop and
+	// Kill reach the processes that left its process group. The Spawner
+	// removes the cgroups when Run returns.
+	Containment *Containment
+	Logger      zerolog.Logger
 }
 
 // Spawner starts child processes from one locked OS thread. Create it with
@@ -56,6 +61,8 @@ type Spawner struct {
 
 	mu    sync.Mutex
 	known map[int]struct{} // pids this Spawner started and os/exec waits for
+	// leaves are the cgroups of exited leaders, removed once empty.
+	leaves []*cgroupLeaf
 }
 
 type startReq struct {
@@ -106,6 +113,9 @@ func (s *Spawner) Run(ctx context.Context) error {
 func (s *Spawner) loop(ctx context.Context) error {
 	runtime.LockOSThread() // never unlocked: the thread exits with loop
 	defer close(s.done)
+	if c := s.opts.Containment; c != nil {
+		defer c.close()
+	}
 	// Without orphans to reap nothing needs waking up: no ticker at all,
 	// so an idle dewy does not poll.
 	var tickC <-chan time.Time
@@ -122,6 +132,7 @@ func (s *Spawner) loop(ctx context.Context) error {
 			r.reply <- s.startLocked(r.cmd)
 		case <-s.kick:
 			s.reap()
+			s.removeLeaves()
 		case <-sigC:
 			s.reap()
 		case <-tickC:
@@ -143,6 +154,26 @@ func (s *Spawner) startLocked(cmd *exec.Cmd) error {
 	s.known[cmd.Process.Pid] = struct{}{}
 	s.mu.Unlock()
 	return nil
+}
+
+// retireLeaf queues the cgroup of an exited leader for removal, which
+// succeeds once its last process is gone.
+func (s *Spawner) retireLeaf(l *cgroupLeaf) {
+	s.mu.Lock()
+	s.leaves = append(s.leaves, l)
+	s.mu.Unlock()
+}
+
+func (s *Spawner) removeLeaves() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.leaves[:0]
+	for _, l := range s.leaves {
+		if l.remove() != nil {
+			kept = append(kept, l)
+		}
+	}
+	s.leaves = kept
 }
 
 func (s *Spawner) forget(pid int) {
@@ -263,6 +294,9 @@ type Spec struct {
 	// OutputGrace is how long output is still copied after the process
 	// exited, for a straggler that still writes (default 1s).
 	OutputGrace time.Duration
+	// Member names the generation, for the Spawner's Containment: the
+	// process gets its token (EnvToken) and cgroup. Empty App: none.
+	Member Member
 }
 
 // Start starts a process per spec and returns once it runs. The process is
@@ -300,10 +334,33 @@ func (s *Spawner) Start(ctx context.Context, spec Spec) (*Process, error) {
 		}
 		cmd.SysProcAttr.Credential = cred
 	}
+	var mem *members
+	if c := s.opts.Containment; c != nil && spec.Member.App != "" {
+		mem = &members{c: c, token: c.Token(spec.Member)}
+		cmd.Env = append(withoutVar(cmd.Env, EnvToken), EnvToken+"="+mem.token)
+		if c.cg != nil {
+			if mem.leaf, err = c.cg.leaf(spec.Member); err != nil {
+				return nil, fmt.Errorf("start %q: %w", spec.Args[0], err)
+			}
+			fd, err := mem.leaf.open()
+			if err != nil {
+				_ = mem.leaf.remove()
+				return nil, fmt.Errorf("start %q: %w", spec.Args[0], err)
+			}
+			defer unix.Close(fd)
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+		}
+	}
+	failed := func() {
+		if mem != nil && mem.leaf != nil {
+			_ = mem.leaf.remove()
+		}
+	}
 	var pr, pw *os.File
 	if spec.Log != nil {
 		pr, pw, err = os.Pipe()
 		if err != nil {
+			failed()
 			return nil, fmt.Errorf("start %q: output pipe: %w", spec.Args[0], err)
 		}
 		cmd.Stdout, cmd.Stderr = pw, pw
@@ -313,6 +370,7 @@ func (s *Spawner) Start(ctx context.Context, spec Spec) (*Process, error) {
 			_ = pr.Close()
 			_ = pw.Close()
 		}
+		failed()
 	}
 	r := startReq{cmd: cmd, reply: make(chan error, 1)}
 	select {
@@ -333,6 +391,7 @@ func (s *Spawner) Start(ctx context.Context, spec Spec) (*Process, error) {
 		pid:     cmd.Process.Pid,
 		started: time.Now(),
 		spawner: s,
+		members: mem,
 		waited:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dewyhq/dewy/engine/proc"
 )
 
 // Variables dewy sets for every generation. Inherited values of these (and
@@ -37,6 +39,7 @@ var reserved = map[string]bool{
 	EnvNotifySocket: true, EnvStarterGeneration: true, envServerStarterPort: true,
 	envListenFDs: true, envListenPID: true, envListenFDNames: true, envShim: true,
 	envWatchdogUsec: true, envWatchdogPID: true, envSystemdExecPID: true,
+	proc.EnvToken: true,
 }
 
 // envList is an environment with one value per key, in first-set order.

@@ -80,6 +80,7 @@ func (s *Supervisor) startGeneration() (*generation, error) {
 		User:       s.app.User,
 		Group:      s.app.Group,
 		ExtraFiles: files,
+		Member:     proc.Member{App: s.app.Name, Generation: n},
 	}
 	if l := s.output.Load(); l != nil {
 		spec.Log = l

@@ -19,6 +19,9 @@ type Stat struct {
 	PGRP int
 	// State is R, S, D, Z (zombie), T, X, ...
 	State byte
+	// StartTime is when the process started, in clock ticks after boot:
+	// with PID it names one process for good (a reused pid has another).
+	StartTime uint64
 }
 
 // Zombie reports whether the process has exited and waits to be reaped
@@ -50,7 +53,12 @@ func parse(pid int, b []byte) (Stat, error) {
 	if err1 != nil || err2 != nil {
 		return Stat{}, fmt.Errorf("/proc/%d/stat: bad ppid or pgrp", pid)
 	}
-	return Stat{PID: pid, PPID: ppid, PGRP: pgrp, State: f[0][0]}, nil
+	st := Stat{PID: pid, PPID: ppid, PGRP: pgrp, State: f[0][0]}
+	// starttime is field 22 of stat(5); f[0] is field 3.
+	if len(f) > 19 {
+		st.StartTime, _ = strconv.ParseUint(f[19], 10, 64)
+	}
+	return st, nil
 }
 
 // Scan calls fn for every process it can read, until fn returns false.
@@ -109,4 +117,28 @@ func FDCount(pid int) int {
 		return -1
 	}
 	return len(ents)
+}
+
+// Environ returns the environment pid was started with (as execve gave
+// it: a later setenv in the process does not show), or an error when it
+// cannot be read (another user's process without privilege, gone).
+func Environ(pid int) ([]byte, error) {
+	return os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+}
+
+// EnvValue returns the value of key in environ, a NUL-separated block
+// as Environ returns it.
+func EnvValue(environ []byte, key string) (string, bool) {
+	for len(environ) > 0 {
+		kv := environ
+		if i := bytes.IndexByte(environ, 0); i >= 0 {
+			kv, environ = environ[:i], environ[i+1:]
+		} else {
+			environ = nil
+		}
+		if len(kv) > len(key) && kv[len(key)] == '=' && string(kv[:len(key)]) == key {
+			return string(kv[len(key)+1:]), true
+		}
+	}
+	return "", false
 }

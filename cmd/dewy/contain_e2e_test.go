@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dewyhq/dewy/internal/procfs"
+	"github.com/dewyhq/dewy/internal/testutil"
+)
+
+// The issue's reproduction: an app that starts helpers in a new session
+// (setsid) and in a process group of their own (set -m), then execs its
+// server. The helpers inherit the held listening socket (fd 3).
+
+// forkingConfig writes a config whose app escapes so, and returns its
+// path, the listen address and the marker in every helper's command line.
+func forkingConfig(t *testing.T) (cfg, addr, marker string) {
+	t.Helper()
+	_, app := binaries(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = ln.Addr().String()
+	ln.Close()
+	marker = fmt.Sprintf("%d.%03d", 5000+rand.IntN(4000), rand.IntN(1000))
+	dir := t.TempDir()
+	cfg = filepath.Join(dir, "dewy.hcl")
+	script := fmt.Sprintf("setsid sleep %[1]s & set -m; sleep %[1]s & set +m; exec %[2]s -startup-delay 20ms", marker, app)
+	src := fmt.Sprintf(`
+agent {
+  log_format = "json"
+  log_level  = "debug"
+}
+app "web" {
+  command = ["bash", "-c", %q]
+  listen  = [%q]
+  ready {
+    http     = "/healthz"
+    interval = "20ms"
+  }
+  stop {
+    timeout = "10s"
+  }
+}
+`, script, addr)
+	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, addr, marker
+}
+
+func runDewy(t *testing.T, cfg, addr string) *dewyProc {
+	t.Helper()
+	dewy, _ := binaries(t)
+	d := &dewyProc{cmd: exec.Command(dewy, "-c", cfg, "--state-dir", filepath.Dir(cfg)), addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
+	d.cmd.Stderr = d.log
+	// Helpers left by a SIGKILLed dewy hold its stderr: do not wait for
+	// them to close it.
+	d.cmd.WaitDelay = time.Second
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(20 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+		if t.Failed() {
+			t.Logf("dewy log:\n%s", d.log.String())
+		}
+	})
+	testutil.Eventually(t, "dewy to serve", 30*time.Second, func() bool { _, err := fetch(addr); return err == nil })
+	return d
+}
+
+// sleepersWith lists the live processes whose command line has marker.
+func sleepersWith(marker string) []int {
+	var out []int
+	_ = procfs.Scan(func(st procfs.Stat) bool {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.PID)); err == nil && !st.Zombie() &&
+			strings.HasPrefix(string(b), "sleep\x00") && strings.Contains(string(b), marker) {
+			out = append(out, st.PID)
+		}
+		return true
+	})
+	return out
+}
+
+func TestTERMStopsEscapedHelpers(t *testing.T) {
+	cfg, addr, marker := forkingConfig(t)
+	d := runDewy(t, cfg, addr)
+	testutil.Eventually(t, "both helpers to run", 5*time.Second, func() bool { return len(sleepersWith(marker)) == 2 })
+
+	// Three restarts: each retired generation takes its helpers with it.
+	for i := range 3 {
+		before := strings.Count(d.log.String(), "restart complete")
+		if err := d.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, "the restart", 20*time.Second, func() bool { return strings.Count(d.log.String(), "restart complete") > before })
+		if n := len(sleepersWith(marker)); n != 2 {
+			t.Fatalf("after restart %d, %d helpers run; want the 2 of the current generation", i+1, n)
+		}
+	}
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-d.done
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("dewy exited %d", code)
+	}
+	if left := sleepersWith(marker); len(left) > 0 {
+		t.Fatalf("after dewy exited, helpers %v still run", left)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the app's port is still held after dewy exited: %v", err)
+	}
+	ln.Close()
+}
+
+func TestFreshDewyStopsWhatAKilledOneLeft(t *testing.T) {
+	cfg, addr, marker := forkingConfig(t)
+	d := runDewy(t, cfg, addr)
+	testutil.Eventually(t, "both helpers to run", 5*time.Second, func() bool { return len(sleepersWith(marker)) == 2 })
+	if err := d.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-d.done
+	// The helpers outlive a SIGKILLed dewy (nothing can stop that), still
+	// holding the listening socket.
+	if n := len(sleepersWith(marker)); n != 2 {
+		t.Fatalf("%d helpers survived kill -9 of dewy; the test expects the 2 to", n)
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatal("the port is free: the helpers should hold it")
+	}
+
+	d2 := runDewy(t, cfg, addr)
+	if !strings.Contains(d2.log.String(), "stopped processes an earlier dewy of this config left running") {
+		t.Fatal("the fresh dewy did not say it stopped the leftovers")
+	}
+	testutil.Eventually(t, "only the new generation's helpers", 5*time.Second, func() bool { return len(sleepersWith(marker)) == 2 })
+	for _, pid := range sleepersWith(marker) {
+		env, err := procfs.Environ(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(env), fmt.Sprintf(":%d-", d2.cmd.Process.Pid)) {
+			t.Fatalf("helper %d is not the fresh dewy's: %q", pid, env)
+		}
+	}
+}
