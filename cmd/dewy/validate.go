@@ -152,9 +152,14 @@ func printPlan(w io.Writer, path string, p *plan.Plan) {
 	values := map[string]string{
 		config.KeyLogLevel: p.Agent.LogLevel, config.KeyLogFormat: p.Agent.LogFormat,
 		config.KeyStateDir: p.Agent.StateDir, config.KeyAdminSocket: p.Agent.AdminSocket,
+		config.KeyPidFile: p.Agent.PidFile,
 	}
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, values[k], p.Agent.Origins[k])
+		v := values[k]
+		if v == "" {
+			v = "(none)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, v, p.Agent.Origins[k])
 	}
 	_ = tw.Flush()
 }
