@@ -57,6 +57,10 @@ type Options struct {
 	// ChildSignals delivers SIGCHLD, so orphans are reaped as they exit
 	// rather than found by a periodic scan (see proc.SpawnerOptions).
 	ChildSignals <-chan os.Signal
+	// Up, when set, is called once every app's first generation has
+	// settled, right after "dewy is up" is logged (cmd/dewy writes its pid
+	// file there). It must not block.
+	Up func()
 }
 
 // Engine runs a plan. Create it with New and call Run once.
