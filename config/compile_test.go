@@ -139,6 +139,36 @@ func TestLayeringOrder(t *testing.T) {
 	}
 }
 
+// pid_file: relative in the file means relative to the file's folder;
+// relative from DEWY_PID_FILE or --pid-file stays relative (to the
+// working directory); absolute stays as written; unset is empty.
+func TestPidFileIsResolvedAgainstTheFilesFolder(t *testing.T) {
+	tests := []struct {
+		name, file, src string
+		in              Inputs
+		want, origin    string
+	}{
+		{"unset", "dewy.hcl", ``, Inputs{}, "", "default"},
+		{"relative in the file", "/etc/dewy/dewy.hcl", "agent {\n  pid_file = \"run/dewy.pid\"\n}", Inputs{}, "/etc/dewy/run/dewy.pid", "/etc/dewy/dewy.hcl:2:14"},
+		{"relative in a relative file", "conf/dewy.hcl", "agent {\n  pid_file = \"dewy.pid\"\n}", Inputs{}, "conf/dewy.pid", "conf/dewy.hcl:2:14"},
+		{"absolute in the file", "/etc/dewy.hcl", "agent {\n  pid_file = \"/run/dewy.pid\"\n}", Inputs{}, "/run/dewy.pid", "/etc/dewy.hcl:2:14"},
+		{"relative flag", "/etc/dewy.hcl", "agent {\n  pid_file = \"x.pid\"\n}", Inputs{Flags: map[string]string{"pid_file": "dewy.pid"}}, "dewy.pid", "flag --pid-file"},
+		{"relative env", "/etc/dewy.hcl", ``, Inputs{Environ: []string{"DEWY_PID_FILE=d.pid"}}, "d.pid", "env DEWY_PID_FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := LoadSource([]byte(tt.src), tt.file, tt.in)
+			if res.Diags.HasErrors() {
+				t.Fatalf("unexpected errors: %s", res.Diags.Error())
+			}
+			a := res.Plan.Agent
+			if a.PidFile != tt.want || a.Origins[KeyPidFile] != tt.origin {
+				t.Errorf("pid file %q from %q, want %q from %q", a.PidFile, a.Origins[KeyPidFile], tt.want, tt.origin)
+			}
+		})
+	}
+}
+
 func TestLayeringErrorsNameTheirOrigin(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -141,6 +141,12 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 			out.StateDir = v
 		case KeyAdminSocket:
 			out.AdminSocket = v
+		case KeyPidFile:
+			// A relative path in the file is relative to the file's folder.
+			if v != "" && o.rng != nil && !filepath.IsAbs(v) {
+				v = filepath.Join(filepath.Dir(o.rng.Filename), v)
+			}
+			out.PidFile = v
 		}
 	}
 	return out, diags

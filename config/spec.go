@@ -94,6 +94,7 @@ const (
 	KeyLogFormat   = "log_format"
 	KeyStateDir    = "state_dir"
 	KeyAdminSocket = "admin_socket"
+	KeyPidFile     = "pid_file"
 )
 
 // DefaultPath is where dewy looks for its config when none is given.
@@ -115,6 +116,7 @@ func Spec() BlockSpec {
 					{Name: KeyLogFormat, Kind: KindString, Default: "console", Enum: []string{"console", "json"}, Doc: "Log format: console (human, colour on a terminal) or json (one object per line). Env DEWY_LOG_FORMAT, flag --log-format."},
 					{Name: KeyStateDir, Kind: KindString, Default: "/var/lib/dewy", Doc: "Absolute directory for the download cache and state. Env DEWY_STATE_DIR, flag --state-dir."},
 					{Name: KeyAdminSocket, Kind: KindString, Default: "/run/dewy.sock", Doc: "Absolute path of the local control socket. Env DEWY_ADMIN_SOCKET, flag --admin-socket."},
+					{Name: KeyPidFile, Kind: KindString, Doc: "Write dewy's pid here once it is up; removed at exit. A relative path is resolved against the config file's folder (from env or flag: the working directory). Env DEWY_PID_FILE, flag --pid-file."},
 				},
 			},
 			{

@@ -71,7 +71,8 @@ func (e *Engine) loop(ctx context.Context, stopApps context.CancelFunc) error {
 func (e *Engine) dispatch(ctx context.Context, sig syscall.Signal, done chan<- syscall.Signal) {
 	entry, ok := e.plan.Signals.Lookup(sig)
 	if !ok {
-		e.log.Warn().Str("signal", signalName(sig)).Msg("signal has no entry in the signal table (its block was removed by a reload); ignored")
+		name := signalName(sig)
+		e.log.Warn().Str("signal", name).Msg("no action for " + name + "; ignored")
 		return
 	}
 	if e.shutting && entry.Action.Name != actions.Shutdown {
@@ -166,6 +167,9 @@ func (e *Engine) announceReady(ctx context.Context) {
 	status := e.statusLine()
 	e.sdNotify("READY=1\nSTATUS=" + status)
 	e.log.Info().Str("apps", status).Msg("dewy is up")
+	if e.o.Up != nil {
+		e.o.Up()
+	}
 }
 
 // waitSettled returns when the supervisor's first start has settled:

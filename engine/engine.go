@@ -66,6 +66,10 @@ type Options struct {
 	Scope string
 	// NoCgroup keeps containment to the environment token.
 	NoCgroup bool
+	// Up, when set, is called once every app's first generation has
+	// settled, right after "dewy is up" is logged (cmd/dewy writes its pid
+	// file there). It must not block.
+	Up func()
 }
 
 // Engine runs a plan. Create it with New and call Run once.

@@ -188,6 +188,9 @@ func TestHUPByDefaultLeavesDewyAndTheAppAlone(t *testing.T) {
 	if strings.Contains(string(out), "SIGHUP") {
 		t.Errorf("the app received HUP under the default table:\n%s", out)
 	}
+	testutil.Eventually(t, "the no-entry warning for WINCH", 10*time.Second, func() bool {
+		return strings.Contains(h.logBuf.String(), `"level":"warn","signal":"SIGWINCH","message":"no action for SIGWINCH; ignored"`)
+	})
 	if !strings.Contains(h.logBuf.String(), `"message":"received signal"`) || !strings.Contains(h.logBuf.String(), `"signal":"SIGHUP"`) {
 		t.Errorf("no received-signal log line with the signal name")
 	}

@@ -60,6 +60,24 @@ type dewyProc struct {
 
 func startDewy(t *testing.T, extra string) *dewyProc {
 	t.Helper()
+	return startDewyWith(t, dewyOpts{extra: extra})
+}
+
+// dewyOpts vary how startDewyWith runs dewy.
+type dewyOpts struct {
+	extra string // appended to the config file
+	web   string // added to the web app's block
+	// args are more command-line arguments; dir its working directory.
+	args []string
+	dir  string
+	// stderr, when set, is dewy's stderr instead of the log buffer.
+	stderr *os.File
+	// extraFiles are handed to dewy open, as fds 3, 4, ...
+	extraFiles []*os.File
+}
+
+func startDewyWith(t *testing.T, o dewyOpts) *dewyProc {
+	t.Helper()
 	dewy, app := binaries(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,14 +102,20 @@ app "web" {
   stop {
     timeout = "10s"
   }
+%s
 }
-%s`, app, addr, extra)
+%s`, app, addr, o.web, o.extra)
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &dewyProc{cmd: exec.Command(dewy, "-c", cfg, "--state-dir", dir), addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
+	d := &dewyProc{cmd: exec.Command(dewy, append([]string{"-c", cfg, "--state-dir", dir}, o.args...)...), addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd.Stderr = d.log
+	if o.stderr != nil {
+		d.cmd.Stderr = o.stderr
+	}
 	d.cmd.Stdout = io.Discard
+	d.cmd.Dir = o.dir
+	d.cmd.ExtraFiles = o.extraFiles
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +134,29 @@ app "web" {
 	})
 	testutil.Eventually(t, "dewy to serve", 30*time.Second, func() bool { _, err := fetch(addr); return err == nil })
 	return d
+}
+
+// stop sends TERM and returns dewy's exit code.
+func (d *dewyProc) stop(t *testing.T) int {
+	t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("dewy did not exit after TERM")
+	}
+	return d.cmd.ProcessState.ExitCode()
+}
+
+func (d *dewyProc) alive() bool {
+	select {
+	case <-d.done:
+		return false
+	default:
+		return true
+	}
 }
 
 // fetch returns the app's pid and generation.

@@ -15,8 +15,9 @@ import (
 	"github.com/dewyhq/dewy/engine/proc"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// unset, the version comes from the build info (see versionString).
+var version string
 
 func main() {
 	// dewy re-executes itself as a tiny shim in front of every app, to set
@@ -37,11 +38,19 @@ func main() {
 		debug.SetGCPercent(50)
 	}
 
+	// A write to a broken stderr (a log pipe whose reader died) must fail
+	// with EPIPE, not kill dewy and with it every app. Notify, not Ignore:
+	// an ignored SIGPIPE would be inherited across exec by the apps.
+	// Nobody reads the channel: Notify drops a signal whose channel is full.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+
+	bi, _ := debug.ReadBuildInfo()
 	sigs := make(chan os.Signal, 64)
 	chld := make(chan os.Signal, 1)
 	os.Exit(runCLI(cliEnv{
 		args:    os.Args[1:],
 		environ: os.Environ(),
+		stdin:   os.Stdin,
 		stdout:  os.Stdout,
 		stderr:  os.Stderr,
 		signals: sigs,
@@ -51,5 +60,6 @@ func main() {
 		childSignals:  chld,
 		watchChildren: func() { signal.Notify(chld, syscall.SIGCHLD) },
 		self:          os.Executable,
+		version:       versionString(version, bi),
 	}))
 }

@@ -11,29 +11,34 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/mattn/go-isatty"
+	"github.com/spf13/pflag"
 
 	"github.com/dewyhq/dewy/config"
 	"github.com/dewyhq/dewy/engine"
 	"github.com/dewyhq/dewy/engine/logging"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/engine/sdnotify"
+	"github.com/dewyhq/dewy/internal/fdinherit"
+	"github.com/dewyhq/dewy/internal/pidfile"
 )
 
 // cmdRun loads the config and runs the engine until a shutdown action.
-func cmdRun(env cliEnv, args []string) int {
-	// Register the shipped signals before anything slow, so an early TERM
-	// or USR1 is queued instead of killing dewy; the table's own signals
-	// are added once the file is compiled.
-	env.notify(signalsOf(plan.NewSignalTable(nil))...)
+func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
+	// First, before anything can spawn: descriptors dewy inherited (other
+	// than systemd's sockets for dewy itself) must not leak into the apps.
+	self := os.Getpid()
+	cloexec, cloexecErr := fdinherit.CloseOnExec(fdinherit.SocketActivation(env.environ, self))
 
-	fs, setFlags := agentFlags("run")
-	if !parseFlags(env, fs, args) {
-		return exitConfig
-	}
+	// Register every signal a signal block may name before anything slow:
+	// an early TERM or USR1 is queued instead of killing dewy, and one the
+	// table has no entry for is logged instead of killing or stopping it.
+	env.notify(nameableSignals()...)
+
 	path := configPath(env, fs)
-	in := config.Inputs{Environ: env.environ, Flags: setFlags()}
+	in := config.Inputs{Environ: env.environ, Flags: setFlags}
 	res := config.Load(path, in)
 	_ = config.WriteDiagnostics(env.stderr, res.Files, res.Diags)
 	if res.Diags.HasErrors() {
@@ -51,12 +56,45 @@ func cmdRun(env cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "dewy: %v\n", err)
 		return exitConfig
 	}
+	if cloexecErr != nil {
+		log.Warn().Err(cloexecErr).Msg("cannot mark inherited descriptors close-on-exec; the apps may inherit them")
+	} else if len(cloexec) > 0 {
+		log.Debug().Ints("fds", cloexec).Msg("inherited descriptors marked close-on-exec")
+	}
+
+	// The pid file is checked before anything is bound or started, and
+	// written once dewy is up.
+	pidPath := p.Agent.PidFile
+	if pidPath != "" {
+		if pidPath, err = filepath.Abs(pidPath); err != nil {
+			log.Error().Err(err).Str("pid_file", p.Agent.PidFile).Msg("cannot resolve the pid file's path; not starting")
+			return exitFS
+		}
+		if err := pidfile.Check(pidPath, self); err != nil {
+			var running *pidfile.RunningError
+			if errors.As(err, &running) {
+				log.Error().Err(err).Str("pid_file", pidPath).Int("pid", running.Pid).Msg("another dewy is running; not starting")
+				return exitConfig
+			}
+			log.Error().Err(err).Str("pid_file", pidPath).Msg("cannot write the pid file; not starting")
+			return exitFS
+		}
+		defer func() {
+			removed, err := pidfile.Remove(pidPath, self)
+			if err != nil {
+				log.Warn().Err(err).Str("pid_file", pidPath).Msg("cannot remove the pid file")
+			} else if removed {
+				log.Debug().Str("pid_file", pidPath).Msg("pid file removed")
+			}
+		}()
+	}
+
 	shim, err := env.self()
 	if err != nil {
 		log.Warn().Err(err).Msg("cannot find dewy's own executable; apps start without the LISTEN_PID shim, so systemd-style socket activation is unavailable")
 		shim = ""
 	}
-	log.Info().Str("config", path).Int("pid", os.Getpid()).Int("apps", len(p.Apps)).Str("version", version).Msg("dewy starting")
+	log.Info().Str("config", path).Int("pid", self).Int("apps", len(p.Apps)).Str("version", env.version).Msg("dewy starting")
 
 	if env.watchChildren != nil {
 		env.watchChildren()
@@ -76,6 +114,16 @@ func cmdRun(env cliEnv, args []string) int {
 		Subreaper:    true,
 		ChildSignals: env.childSignals,
 		Scope:        agentScope(path),
+		Up: func() {
+			if pidPath == "" {
+				return
+			}
+			if err := pidfile.Write(pidPath, self); err != nil {
+				log.Error().Err(err).Str("pid_file", pidPath).Msg("cannot write the pid file")
+				return
+			}
+			log.Info().Str("pid_file", pidPath).Int("pid", self).Msg("pid file written")
+		},
 	})
 	if err := e.Run(context.Background()); err != nil {
 		var netErr *net.OpError
@@ -111,6 +159,27 @@ func agentScope(path string) string {
 	}
 	sum := sha256.Sum256([]byte(path))
 	return hex.EncodeToString(sum[:6])
+}
+
+// nameableSignals are the signals a signal block may name, registered at
+// start so that one without an entry is logged ("no action for SIGUSR2;
+// ignored") rather than killing dewy or vanishing. Left to their defaults
+// until the table names them: the terminal's job-control signals (TSTP,
+// TTIN, TTOU: Ctrl-Z still suspends a foreground dewy, and a caught TTOU
+// would make a background write to a terminal retry forever) and WINCH,
+// which every resize of the terminal sends.
+func nameableSignals() []os.Signal {
+	var out []os.Signal
+	for _, n := range plan.SignalNames() {
+		s, _, status, _ := plan.ParseSignal(n)
+		switch {
+		case status != plan.SignalUsable:
+		case s == syscall.SIGTSTP, s == syscall.SIGTTIN, s == syscall.SIGTTOU, s == syscall.SIGWINCH:
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func signalsOf(t plan.SignalTable) []os.Signal {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/pflag"
+
 	"github.com/dewyhq/dewy/config"
 	"github.com/dewyhq/dewy/engine/plan"
 )
@@ -15,21 +17,13 @@ import (
 // cmdValidate checks a config and prints every diagnostic; on success it
 // prints the effective signal table and agent settings with their origins.
 // Exit 0 when valid (warnings allowed), 1 on errors.
-func cmdValidate(env cliEnv, args []string) int {
-	fs, setFlags := agentFlags("validate")
-	asJSON := fs.Bool("json", false, "print diagnostics and the signal table as JSON")
-	if !parseFlags(env, fs, args) {
-		return exitConfig
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(env.stderr, "dewy validate: one FILE at most, got %d.\n", fs.NArg())
-		return exitConfig
-	}
+func cmdValidate(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
+	asJSON, _ := fs.GetBool("json")
 	path := configPath(env, fs)
-	res := config.Load(path, config.Inputs{Environ: env.environ, Flags: setFlags()})
+	res := config.Load(path, config.Inputs{Environ: env.environ, Flags: setFlags})
 	ok := !res.Diags.HasErrors()
 
-	if *asJSON {
+	if asJSON {
 		out := validateJSON{Valid: ok, Diagnostics: config.ToJSON(res.Diags)}
 		if ok {
 			out.Signals = signalRows(res.Plan)
@@ -152,9 +146,14 @@ func printPlan(w io.Writer, path string, p *plan.Plan) {
 	values := map[string]string{
 		config.KeyLogLevel: p.Agent.LogLevel, config.KeyLogFormat: p.Agent.LogFormat,
 		config.KeyStateDir: p.Agent.StateDir, config.KeyAdminSocket: p.Agent.AdminSocket,
+		config.KeyPidFile: p.Agent.PidFile,
 	}
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, values[k], p.Agent.Origins[k])
+		v := values[k]
+		if v == "" {
+			v = "(none)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, v, p.Agent.Origins[k])
 	}
 	_ = tw.Flush()
 }

@@ -37,6 +37,11 @@ type Agent struct {
 	LogFormat   string
 	StateDir    string
 	AdminSocket string
+	// PidFile is where dewy writes its pid once it is up; empty for none.
+	// A relative path from the file is already resolved against the
+	// file's folder; one from a flag or DEWY_PID_FILE is left relative
+	// (to the working directory).
+	PidFile string
 	// Origins maps each setting's key ("log_level") to where its value
 	// came from: "default", "dewy.hcl:3:3", "env DEWY_LOG_LEVEL", "flag --log-level".
 	Origins map[string]string

@@ -2,12 +2,12 @@
 # Build both binaries into ./bin first (see the README):
 #
 #   go build -o bin/ ./cmd/dewy ./examples/apps/httpserver
-#   bin/dewy -c examples/quickstart/dewy.hcl --state-dir "$PWD/.dewy"
+#   bin/dewy -c examples/quickstart/dewy.hcl --state-dir "$PWD/.dewy" --pid-file bin/dewy.pid
 #
 # then in another terminal:
 #
 #   curl -s 127.0.0.1:8080/            # pid and generation of the worker
-#   kill -USR1 $(pgrep -f 'bin/dewy')  # zero-downtime restart
+#   kill -USR1 "$(cat bin/dewy.pid)"  # zero-downtime restart
 app "hello" {
   command = ["bin/httpserver", "-startup-delay", "300ms"]
   listen  = ["127.0.0.1:8080"]
