@@ -33,6 +33,8 @@ type AppStatus struct {
 	Generation int
 	Uptime     time.Duration
 	Restarts   int
+	// LastError is why the last start failed ("" once one succeeded).
+	LastError string
 }
 
 // Event is something people should hear about (the notifiers subscribe to

@@ -1,9 +1,15 @@
 package config
 
 import (
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/dewyhq/dewy/actions"
+	"github.com/dewyhq/dewy/engine/plan"
 )
 
 // Kind is the type of an attribute's value, as written in the file.
@@ -163,25 +169,25 @@ func appSpec() BlockSpec {
 		},
 		Blocks: []BlockSpec{
 			{Type: "ready", Unique: true, Doc: "How dewy learns that a new generation can take traffic. Set at most one of http, tcp and notify; without them dewy waits `delay`.", Attrs: []AttrSpec{
-				{Name: "delay", Kind: KindDuration, Default: "1s", Doc: "Fixed wait after start, used when no probe is set (as Server::Starter's interval)."},
+				{Name: "delay", Kind: KindDuration, Default: durationString(plan.DefaultReady().Delay), Doc: "Fixed wait after start, used when no probe is set (as Server::Starter's interval)."},
 				{Name: "http", Kind: KindString, Doc: "A path (\"/healthz\") probed on a loopback socket dewy binds for each generation (passed as LISTEN_FDNAMES dewy-ready, DEWY_READY_FD): proves the new generation itself is ready. A full URL is probed as is."},
 				{Name: "tcp", Kind: KindString, Doc: "host:port probed until it accepts a connection."},
 				{Name: "notify", Kind: KindBool, Default: "false", Doc: "Wait for READY=1 on the per-generation NOTIFY_SOCKET, from the new generation's own pid."},
-				{Name: "timeout", Kind: KindDuration, Default: "30s", Doc: "Give up on a new generation after this long: it is killed and the old one keeps serving."},
-				{Name: "interval", Kind: KindDuration, Default: "100ms", Doc: "Pause between probes."},
+				{Name: "timeout", Kind: KindDuration, Default: durationString(plan.DefaultReady().Timeout), Doc: "Give up on a new generation after this long: it is killed and the old one keeps serving."},
+				{Name: "interval", Kind: KindDuration, Default: durationString(plan.DefaultReady().Interval), Doc: "Pause between probes."},
 			}},
 			{Type: "stop", Unique: true, Doc: "How a generation is stopped.", Attrs: []AttrSpec{
-				{Name: "signal", Kind: KindString, Default: "TERM", Doc: "Signal sent to the app's process group."},
-				{Name: "timeout", Kind: KindDuration, Default: "30s", Doc: "SIGKILL the process group after this long."},
+				{Name: "signal", Kind: KindString, Default: signalString(plan.DefaultStop().Signal), Doc: "Signal sent to the app's process group."},
+				{Name: "timeout", Kind: KindDuration, Default: durationString(plan.DefaultStop().Timeout), Doc: "SIGKILL the process group after this long."},
 			}},
 			{Type: "restart", Unique: true, Doc: "What happens when the app exits on its own.", Attrs: []AttrSpec{
-				{Name: "policy", Kind: KindString, Default: "always", Enum: []string{"always", "on-failure", "never"}, Doc: "always, on-failure (non-zero exit or a signal) or never."},
-				{Name: "backoff", Kind: KindDuration, Default: "1s", Doc: "First delay before a restart; doubles on each crash."},
-				{Name: "max_backoff", Kind: KindDuration, Default: "1m", Doc: "Upper bound of the delay."},
-				{Name: "jitter", Kind: KindString, Default: "0.2", Doc: "Random spread of each delay, a fraction between 0 and 1."},
-				{Name: "burst", Kind: KindInt, Default: "5", Doc: "This many exits within `window` is a crash loop."},
-				{Name: "window", Kind: KindDuration, Default: "1m", Doc: "See burst."},
-				{Name: "cooldown", Kind: KindDuration, Default: "5m", Doc: "A crash-looping app is retried after this long, or at once by a manual restart."},
+				{Name: "policy", Kind: KindString, Default: plan.DefaultRestart().Policy, Enum: []string{"always", "on-failure", "never"}, Doc: "always, on-failure (non-zero exit or a signal) or never."},
+				{Name: "backoff", Kind: KindDuration, Default: durationString(plan.DefaultRestart().Initial), Doc: "First delay before a restart; doubles on each crash."},
+				{Name: "max_backoff", Kind: KindDuration, Default: durationString(plan.DefaultRestart().Max), Doc: "Upper bound of the delay."},
+				{Name: "jitter", Kind: KindString, Default: strconv.FormatFloat(plan.DefaultRestart().Jitter, 'f', -1, 64), Doc: "Random spread of each delay, a fraction between 0 and 1."},
+				{Name: "burst", Kind: KindInt, Default: strconv.Itoa(plan.DefaultRestart().Burst), Doc: "This many exits within `window` is a crash loop."},
+				{Name: "window", Kind: KindDuration, Default: durationString(plan.DefaultRestart().Window), Doc: "See burst."},
+				{Name: "cooldown", Kind: KindDuration, Default: durationString(plan.DefaultRestart().Cooldown), Doc: "A crash-looping app is retried after this long, or at once by a manual restart."},
 			}},
 			{Type: "output", Unique: true, Doc: "Where the app's stdout and stderr go. Without this block they are dewy's own (journald under systemd).", Attrs: []AttrSpec{
 				{Name: "file", Kind: KindString, Required: true, Doc: "Absolute path of the log file."},
@@ -236,4 +242,22 @@ func paramDoc(name string) string {
 		}
 	}
 	return doc
+}
+
+// durationString writes a default duration as a user would: "1m", "30s",
+// "100ms".
+func durationString(d time.Duration) string {
+	switch {
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	default:
+		return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
+	}
+}
+
+// signalString writes a default signal as a user would: "TERM".
+func signalString(s syscall.Signal) string {
+	return strings.TrimPrefix(plan.SignalName(s), "SIG")
 }

@@ -35,6 +35,9 @@ func (s *Supervisor) startGeneration() (*generation, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if err := s.openOutput(); err != nil {
+		return fail(err)
+	}
 	files, err := s.opts.Sockets.Files()
 	if err != nil {
 		return fail(err)
@@ -105,6 +108,20 @@ func (s *Supervisor) startGeneration() (*generation, error) {
 	}()
 	s.watchReady(g, s.ready.Timeout)
 	return g, nil
+}
+
+// openOutput opens the app's output file, unless it is open already or
+// the app has none.
+func (s *Supervisor) openOutput() error {
+	if s.app.Output.File == "" || s.output.Load() != nil {
+		return nil
+	}
+	l, err := proc.OpenLog(s.app.Output)
+	if err != nil {
+		return err
+	}
+	s.output.Store(l)
+	return nil
 }
 
 // watchReady waits for g's readiness (bounded by timeout, unless it is 0)

@@ -86,14 +86,6 @@ func TestBackoff(t *testing.T) {
 	}
 }
 
-func TestDefaults(t *testing.T) {
-	r, st, p := withDefaults(plan.App{})
-	if r.Timeout != 30*time.Second || r.Delay != time.Second || st.Signal.String() != "terminated" || st.Timeout != 30*time.Second ||
-		p.Policy != "always" || p.Initial != time.Second || p.Max != time.Minute || p.Burst != 5 {
-		t.Errorf("defaults: %+v %+v %+v", r, st, p)
-	}
-}
-
 func TestReadyURL(t *testing.T) {
 	for _, c := range []struct{ check, addr, want string }{
 		{"/healthz", "127.0.0.1:4000", "http://127.0.0.1:4000/healthz"},

@@ -44,6 +44,10 @@ const (
 	// EventNotReady: a generation with none to replace it missed its
 	// readiness timeout; it keeps running and dewy keeps checking it.
 	EventNotReady = "not_ready"
+	// EventStartFailed: a generation could not be started (command not
+	// found, unknown user, unreadable env_file, output folder missing); it
+	// is retried with backoff. Said once per distinct cause.
+	EventStartFailed = "start_failed"
 )
 
 // Errors callers branch on.
@@ -109,7 +113,8 @@ type Supervisor struct {
 	done     chan struct{}
 	started  atomic.Bool
 	snap     atomic.Pointer[snapshot]
-	output   atomic.Pointer[proc.Log]
+	// output is the app's output file once a start opened it.
+	output atomic.Pointer[proc.Log]
 
 	// Owned by Run's goroutine.
 	runCtx     context.Context
@@ -123,14 +128,16 @@ type Supervisor struct {
 	startedAny bool
 	hinted     bool // the address hint was logged since a generation was last ready
 	lastGen    int
-	restarts   int
-	state      string
-	exits      []time.Time
-	attempt    int
-	timer      *time.Timer
-	timerC     <-chan time.Time
-	shutting   bool
-	stops      int // stop goroutines whose stopDoneEvent has not arrived
+	// lastErr is why the last start failed; "" after a start.
+	lastErr  string
+	restarts int
+	state    string
+	exits    []time.Time
+	attempt  int
+	timer    *time.Timer
+	timerC   <-chan time.Time
+	shutting bool
+	stops    int // stop goroutines whose stopDoneEvent has not arrived
 }
 
 // generation is one started instance of the app.
@@ -195,6 +202,7 @@ type readyEvent struct {
 }
 
 type snapshot struct {
+	lastErr    string
 	state      string
 	pid        int
 	generation int
@@ -230,13 +238,13 @@ func New(o Options) *Supervisor {
 	if o.Generations == nil {
 		o.Generations = &Counter{}
 	}
-	ready, stop, policy := withDefaults(o.App)
+	o.App = o.App.Complete()
 	s := &Supervisor{
 		opts:     o,
 		app:      o.App,
-		ready:    ready,
-		stop:     stop,
-		policy:   policy,
+		ready:    o.App.Ready,
+		stop:     o.App.Stop,
+		policy:   o.App.Restart,
 		log:      o.Logger.With().Str("app", o.App.Name).Logger(),
 		now:      o.Now,
 		gens:     o.Generations,
@@ -252,75 +260,24 @@ func New(o Options) *Supervisor {
 	return s
 }
 
-// withDefaults fills zero settings.
-func withDefaults(a plan.App) (plan.Ready, plan.Stop, plan.RestartPolicy) {
-	r, st, p := a.Ready, a.Stop, a.Restart
-	if r.Timeout <= 0 {
-		r.Timeout = 30 * time.Second
-	}
-	if r.Interval <= 0 {
-		r.Interval = 100 * time.Millisecond
-	}
-	if r.Delay <= 0 {
-		r.Delay = time.Second
-	}
-	if st.Signal == 0 {
-		st.Signal = syscall.SIGTERM
-	}
-	if st.Timeout <= 0 {
-		st.Timeout = 30 * time.Second
-	}
-	if p.Policy == "" {
-		p.Policy = "always"
-	}
-	if p.Initial <= 0 {
-		p.Initial = time.Second
-	}
-	if p.Max <= 0 {
-		p.Max = time.Minute
-	}
-	if p.Max < p.Initial {
-		p.Max = p.Initial
-	}
-	if p.Jitter < 0 {
-		p.Jitter = 0
-	}
-	if p.Jitter > 1 {
-		p.Jitter = 1
-	}
-	if p.Burst == 0 {
-		p.Burst = 5
-	}
-	if p.Window <= 0 {
-		p.Window = time.Minute
-	}
-	if p.Cooldown <= 0 {
-		p.Cooldown = 5 * time.Minute
-	}
-	return r, st, p
-}
-
 // Run starts generation 1 and supervises the app until ctx ends or Kill is
 // called. Then it stops every live generation at once (the stop signal to
 // its process group, SIGKILL after the stop timeout; SIGKILL at once after
 // Kill) and returns only when every child has been reaped and every
 // goroutine it started has finished. It returns nil after a shutdown, or
-// an error if it could not begin (the output file cannot be opened, or Run
-// was called twice).
+// an error if it could not begin (Run was called twice).
 func (s *Supervisor) Run(ctx context.Context) error {
 	if !s.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("app %q: Supervisor.Run called twice", s.app.Name)
 	}
 	defer close(s.done)
-	if s.app.Output.File != "" {
-		l, err := proc.OpenLog(s.app.Output)
-		if err != nil {
-			s.setState(StateStopped)
-			return fmt.Errorf("app %q: %w", s.app.Name, err)
+	// The output file is opened by the first start that can (see
+	// openOutput): a missing folder is a start failure, retried.
+	defer func() {
+		if l := s.output.Load(); l != nil {
+			_ = l.Close()
 		}
-		s.output.Store(l)
-		defer l.Close()
-	}
+	}()
 	s.runCtx = ctx
 	s.stopCtx, s.stopCancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.stopCancel()
@@ -416,6 +373,7 @@ func (s *Supervisor) Status() actions.AppStatus {
 		PID:        sn.pid,
 		Generation: sn.generation,
 		Restarts:   sn.restarts,
+		LastError:  sn.lastErr,
 	}
 	if sn.pid > 0 {
 		st.Uptime = s.now().Sub(sn.since)
@@ -452,7 +410,7 @@ func (s *Supervisor) setState(st string) {
 }
 
 func (s *Supervisor) publish() {
-	sn := &snapshot{state: s.state, restarts: s.restarts, generation: s.lastGen}
+	sn := &snapshot{state: s.state, restarts: s.restarts, generation: s.lastGen, lastErr: s.lastErr}
 	if g := s.current; g != nil && !g.exited {
 		sn.pid, sn.generation, sn.since = g.pid, g.n, g.started
 	}
@@ -585,10 +543,24 @@ func (s *Supervisor) onTimer() {
 func (s *Supervisor) startWorker(why string) {
 	g, err := s.startGeneration()
 	if err != nil {
-		s.log.Error().Err(err).Msg("app failed to start")
-		s.scheduleRestart("failed to start: " + err.Error())
+		// A start failure is a crash like any other: retried with backoff,
+		// shown in Status. The same cause again is not logged again at
+		// error: the backoff line says the app is still down.
+		cause := err.Error()
+		if inner := errors.Unwrap(err); inner != nil {
+			cause = inner.Error() // without "generation N: ", which changes
+		}
+		if cause != s.lastErr {
+			s.log.Error().Err(err).Msg("app failed to start")
+			s.emit(EventStartFailed, "failed to start: "+cause)
+		} else {
+			s.log.Debug().Err(err).Msg("still cannot start the app: same cause")
+		}
+		s.lastErr = cause
+		s.scheduleRestart("failed to start: " + cause)
 		return
 	}
+	s.lastErr = ""
 	if s.startedAny {
 		s.restarts++
 	}
