@@ -17,6 +17,10 @@ import (
 // by size (File -> File.1 -> File.2 ..., keeping Keep rotated files; with
 // Keep 0 the file is simply started afresh) and can be reopened after an
 // outside tool such as logrotate moved it. Safe for concurrent use.
+//
+// A rotation that fails (a read-only folder, a full disk, no descriptor
+// left) loses nothing: writing goes on in the current file, past MaxSize,
+// and rotation is tried again rotateRetry later. OnError hears of it.
 type Log struct {
 	mu      sync.Mutex
 	path    string
@@ -25,14 +29,23 @@ type Log struct {
 	f       *os.File
 	size    int64
 	closed  bool
+	onError func(error)
+	// noRotateUntil holds rotation off for retry after a failed one.
+	noRotateUntil time.Time
+	retry         time.Duration
 }
 
-// OpenLog opens (appending, creating with mode 0640) o.File.
-func OpenLog(o plan.Output) (*Log, error) {
+// rotateRetry is how long after a failed rotation the next is tried.
+const rotateRetry = 10 * time.Second
+
+// OpenLog opens (appending, creating with mode 0640) o.File. onError, when
+// not nil, is called (with the Log's lock held: it must not write to the
+// Log) when a rotation fails and writing goes on in the current file.
+func OpenLog(o plan.Output, onError func(error)) (*Log, error) {
 	if o.File == "" {
 		return nil, errors.New("output: no file")
 	}
-	l := &Log{path: o.File, maxSize: o.MaxSize, keep: o.Keep}
+	l := &Log{path: o.File, maxSize: o.MaxSize, keep: o.Keep, onError: onError, retry: rotateRetry}
 	if err := l.open(); err != nil {
 		return nil, err
 	}
@@ -40,17 +53,25 @@ func OpenLog(o plan.Output) (*Log, error) {
 }
 
 func (l *Log) open() error {
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	f, size, err := openAppend(l.path)
 	if err != nil {
-		return fmt.Errorf("open output %s: %w", l.path, err)
+		return err
+	}
+	l.f, l.size = f, size
+	return nil
+}
+
+func openAppend(path string) (*os.File, int64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open output %s: %w", path, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		_ = f.Close()
-		return fmt.Errorf("stat output %s: %w", l.path, err)
+		return nil, 0, fmt.Errorf("stat output %s: %w", path, err)
 	}
-	l.f, l.size = f, fi.Size()
-	return nil
+	return f, fi.Size(), nil
 }
 
 // Path is the file written.
@@ -65,37 +86,57 @@ func (l *Log) Write(p []byte) (int, error) {
 		return 0, os.ErrClosed
 	}
 	if l.maxSize > 0 && l.size > 0 && l.size+int64(len(p)) > l.maxSize {
-		if err := l.rotate(); err != nil {
-			return 0, err
-		}
+		l.rotate()
 	}
 	n, err := l.f.Write(p)
 	l.size += int64(n)
 	return n, err
 }
 
-func (l *Log) rotate() error {
-	if err := l.f.Close(); err != nil {
-		return fmt.Errorf("rotate %s: %w", l.path, err)
+// rotate starts a new file. The current one stays open until its
+// successor is: when any step fails, writing goes on where it was.
+func (l *Log) rotate() {
+	now := time.Now()
+	if now.Before(l.noRotateUntil) {
+		return
 	}
-	l.f = nil
+	if err := l.tryRotate(); err != nil {
+		l.noRotateUntil = now.Add(l.retry)
+		if l.onError != nil {
+			l.onError(fmt.Errorf("rotate %s: %w; writing on in the current file, retrying in %s", l.path, err, l.retry))
+		}
+	}
+}
+
+func (l *Log) tryRotate() error {
 	if l.keep <= 0 {
-		if err := os.Remove(l.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("rotate %s: %w", l.path, err)
+		// Started afresh in place: nothing to rename or create.
+		if err := l.f.Truncate(0); err != nil {
+			return err
 		}
-	} else {
-		_ = os.Remove(l.path + "." + strconv.Itoa(l.keep))
-		for i := l.keep - 1; i >= 1; i-- {
-			from := l.path + "." + strconv.Itoa(i)
-			if err := os.Rename(from, l.path+"."+strconv.Itoa(i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("rotate %s: %w", l.path, err)
-			}
-		}
-		if err := os.Rename(l.path, l.path+".1"); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("rotate %s: %w", l.path, err)
+		l.size = 0
+		return nil
+	}
+	_ = os.Remove(l.path + "." + strconv.Itoa(l.keep))
+	for i := l.keep - 1; i >= 1; i-- {
+		from := l.path + "." + strconv.Itoa(i)
+		if err := os.Rename(from, l.path+"."+strconv.Itoa(i+1)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
 		}
 	}
-	return l.open()
+	first := l.path + ".1"
+	if err := os.Rename(l.path, first); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, size, err := openAppend(l.path)
+	if err != nil {
+		// Put the file back under its name, to go on writing there.
+		_ = os.Rename(first, l.path)
+		return err
+	}
+	_ = l.f.Close()
+	l.f, l.size = f, size
+	return nil
 }
 
 // Reopen closes the file and opens the path again (for logrotate's
@@ -106,11 +147,14 @@ func (l *Log) Reopen() error {
 	if l.closed {
 		return os.ErrClosed
 	}
-	if l.f != nil {
-		_ = l.f.Close()
-		l.f = nil
+	f, size, err := openAppend(l.path)
+	if err != nil {
+		return err // writing goes on in the file open now
 	}
-	return l.open()
+	_ = l.f.Close()
+	l.f, l.size = f, size
+	l.noRotateUntil = time.Time{}
+	return nil
 }
 
 // Close closes the file; later writes fail with os.ErrClosed.
@@ -121,9 +165,6 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	if l.f == nil {
-		return nil
-	}
 	return l.f.Close()
 }
 
@@ -156,11 +197,10 @@ func (l *Log) writeLines(p []byte) error {
 		}
 		// The next line does not fit: start a new file for it.
 		if l.size > 0 {
-			if err := l.rotate(); err != nil {
-				return err
-			}
+			l.rotate()
 		}
-		if l.size+int64(len(p)) <= l.maxSize {
+		if l.size+int64(len(p)) <= l.maxSize || l.size > 0 {
+			// It fits, or rotation is failing: everything goes on here.
 			return l.write(p)
 		}
 		// More than a file's worth: the lines that fit, or at least one.

@@ -69,7 +69,7 @@ func BenchmarkCopier(b *testing.B) {
 		run  func(b *testing.B, r *os.File, out string) time.Duration
 	}{
 		{"copier", func(b *testing.B, r *os.File, out string) time.Duration {
-			l, err := OpenLog(plan.Output{File: out})
+			l, err := OpenLog(plan.Output{File: out}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -80,7 +80,7 @@ func BenchmarkCopier(b *testing.B) {
 			return selfCPU(b) - before
 		}},
 		{"lines", func(b *testing.B, r *os.File, out string) time.Duration {
-			l, err := OpenLog(plan.Output{File: out})
+			l, err := OpenLog(plan.Output{File: out}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

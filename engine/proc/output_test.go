@@ -53,7 +53,7 @@ func feed(t *testing.T, w *os.File, rng *rand.Rand, b []byte, maxPiece int) {
 
 func openTestLog(t *testing.T, o plan.Output) *Log {
 	t.Helper()
-	l, err := OpenLog(o)
+	l, err := OpenLog(o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,5 +405,74 @@ func TestCopierStopCutsOffStraggler(t *testing.T) {
 		if _, err := w.WriteString("x"); err == nil {
 			t.Fatal("the pipe's read end is still open")
 		}
+	}
+}
+
+// A rotation that fails loses no write: the current file takes them, past
+// MaxSize, OnError hears of it, and rotation resumes once the cause is
+// gone. The cause here is a directory squatting on File.1 (a read-only
+// folder would not stop root); without root, the folder is made read-only
+// too.
+func TestFailedRotationLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "app.log")
+	var errs []error
+	l, err := OpenLog(plan.Output{File: f, MaxSize: 100, Keep: 1}, func(err error) { errs = append(errs, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.retry = time.Millisecond
+	line := func(i int) []byte { return fmt.Appendf(nil, "line %03d of the app\n", i) } // 20 bytes
+	for i := range 4 {
+		if _, err := l.Write(line(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(f+".1", "busy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chmod(dir, 0o755)
+	}
+	for i := 4; i < 20; i++ {
+		time.Sleep(2 * time.Millisecond) // past the retry pause: every rotation is tried
+		if _, err := l.Write(line(i)); err != nil {
+			t.Fatalf("write %d while rotation fails: %v", i, err)
+		}
+	}
+	if len(errs) == 0 || !strings.Contains(errs[0].Error(), "writing on in the current file") {
+		t.Fatalf("OnError got %v", errs)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	for i := range 20 {
+		want.Write(line(i))
+	}
+	if !bytes.Equal(b, want.Bytes()) {
+		t.Fatalf("while rotation failed the file got\n%s\nwant every line\n%s", b, want.Bytes())
+	}
+
+	_ = os.Chmod(dir, 0o755)
+	if err := os.RemoveAll(f + ".1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if _, err := l.Write(line(20)); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(f + ".1")
+	if err != nil {
+		t.Fatalf("rotation did not resume: %v", err)
+	}
+	cur, _ := os.ReadFile(f)
+	if !bytes.Equal(old, want.Bytes()) || !bytes.Equal(cur, line(20)) {
+		t.Fatalf("after the cause went: %s.1 = %q, %s = %q", f, old, f, cur)
 	}
 }

@@ -406,7 +406,7 @@ func TestCredentials(t *testing.T) {
 func TestLogRotationAndReopen(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "app.log")
-	l, err := OpenLog(plan.Output{File: f, MaxSize: 100, Keep: 2})
+	l, err := OpenLog(plan.Output{File: f, MaxSize: 100, Keep: 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +460,7 @@ func sizeOf(fi os.FileInfo) int64 {
 func TestProcessOutputToLog(t *testing.T) {
 	s, _ := runSpawner(t, SpawnerOptions{})
 	f := filepath.Join(t.TempDir(), "out.log")
-	l, err := OpenLog(plan.Output{File: f, MaxSize: 4 << 10, Keep: 10})
+	l, err := OpenLog(plan.Output{File: f, MaxSize: 4 << 10, Keep: 10}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +501,7 @@ func TestProcessOutputToLog(t *testing.T) {
 // descriptor behind.
 func TestNoFDLeak(t *testing.T) {
 	s, _ := runSpawner(t, SpawnerOptions{})
-	l, err := OpenLog(plan.Output{File: filepath.Join(t.TempDir(), "x.log")})
+	l, err := OpenLog(plan.Output{File: filepath.Join(t.TempDir(), "x.log")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,10 @@ func (s *Supervisor) openOutput() error {
 	if s.app.Output.File == "" || s.output.Load() != nil {
 		return nil
 	}
-	l, err := proc.OpenLog(s.app.Output)
+	log := s.log
+	l, err := proc.OpenLog(s.app.Output, func(err error) {
+		log.Error().Err(err).Msg("app output: rotation failed; nothing is lost")
+	})
 	if err != nil {
 		return err
 	}
