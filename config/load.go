@@ -22,7 +22,8 @@ type Result struct {
 	Files map[string]*hcl.File
 	// Errors and Warnings count every error and warning found, including
 	// those cut from Diags (and not the summary of the cut ones). Report
-	// these, not a count of Diags.
+	// these, not a count of Diags. When dewy stopped reading a file full
+	// of errors early ("Too many errors"), they count what was read.
 	Errors, Warnings int
 }
 
