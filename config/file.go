@@ -295,7 +295,7 @@ func checkText(src []byte, filename string) *hcl.Diagnostic {
 		if c == 0 || (c == utf8.RuneError && size == 1) {
 			what := "a NUL byte"
 			if c != 0 {
-				what = fmt.Sprintf("byte 0x%02X, which is not valid UTF-8", src[i])
+				what = fmt.Sprintf("byte 0x%02X (not valid UTF-8)", src[i])
 			}
 			end := hcl.Pos{Line: pos.Line, Column: pos.Column + 1, Byte: pos.Byte + 1}
 			return &hcl.Diagnostic{
