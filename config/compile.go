@@ -24,7 +24,7 @@ func Compile(f *File, in Inputs) (*plan.Plan, hcl.Diagnostics) {
 	if f == nil {
 		f = &File{}
 	}
-	c := compiler{file: f, p: &plan.Plan{
+	c := compiler{file: f, defs: newShippedDefaults(), p: &plan.Plan{
 		Source:     f.Filename,
 		Registries: map[string]plan.Registry{},
 		Notifiers:  map[string]plan.Notifier{},
@@ -41,8 +41,34 @@ func Compile(f *File, in Inputs) (*plan.Plan, hcl.Diagnostics) {
 
 type compiler struct {
 	file  *File
+	defs  shippedDefaults
 	p     *plan.Plan
 	diags hcl.Diagnostics
+	// appSet holds the app names, built on first use by hasApp.
+	appSet map[string]bool
+}
+
+// shippedDefaults are the typed defaults of Spec, read once per Compile:
+// reading them per app rebuilt the whole Spec a dozen times per app.
+type shippedDefaults struct {
+	registryInterval time.Duration
+	appKeep          int
+	output           plan.Output
+	ready            plan.Ready
+	stop             plan.Stop
+	restart          plan.RestartPolicy
+}
+
+func newShippedDefaults() shippedDefaults {
+	return shippedDefaults{
+		registryInterval: defDuration("registry", "interval"),
+		appKeep:          defInt("app", "keep"),
+		output:           plan.Output{MaxSize: defSize("output", "max_size"), Keep: defInt("output", "keep")},
+		ready:            plan.Ready{Delay: defDuration("ready", "delay"), Timeout: defDuration("ready", "timeout"), Interval: defDuration("ready", "interval")},
+		stop:             plan.Stop{Signal: defSignal("stop", "signal"), Timeout: defDuration("stop", "timeout")},
+		restart: plan.RestartPolicy{Policy: defString("restart", "policy"), Initial: defDuration("restart", "backoff"), Max: defDuration("restart", "max_backoff"),
+			Jitter: defFloat("restart", "jitter"), Burst: defInt("restart", "burst"), Window: defDuration("restart", "window"), Cooldown: defDuration("restart", "cooldown")},
+	}
 }
 
 func (c *compiler) errorf(r hcl.Range, summary, format string, args ...any) {
@@ -85,7 +111,7 @@ func (c *compiler) registries() {
 			continue
 		}
 		first[b.Name] = b.NameRange
-		reg := plan.Registry{Name: b.Name, Origin: fmtPos(b.DeclRange), Interval: defDuration("registry", "interval")}
+		reg := plan.Registry{Name: b.Name, Origin: fmtPos(b.DeclRange), Interval: c.defs.registryInterval}
 		if b.URL.Set {
 			u, problem := parseURL(b.URL.V, registryRules, "registry")
 			if problem != "" {
@@ -164,23 +190,47 @@ type heldAddr struct {
 	rng  hcl.Range
 }
 
+// heldAddrs are the listen addresses held so far, bucketed so that only
+// addresses that can clash are compared: same socket path, or same TCP
+// port (listenClash never matches across buckets). A new address is
+// compared with its bucket only, not with every app's.
+type heldAddrs map[string][]heldAddr
+
+// clashKey is the bucket of an address.
+func clashKey(a plan.ListenAddr) string {
+	if a.Network == "unix" {
+		return "unix " + a.Address
+	}
+	_, port, _ := net.SplitHostPort(a.Address)
+	return a.Network + " " + port
+}
+
+// candidates are the held addresses that a may clash with, in the order
+// they were added.
+func (h heldAddrs) candidates(a plan.ListenAddr) []heldAddr { return h[clashKey(a)] }
+
+func (h heldAddrs) add(x heldAddr) {
+	k := clashKey(x.addr)
+	h[k] = append(h[k], x)
+}
+
 func (c *compiler) apps() {
 	first := map[string]hcl.Range{}
-	var held []heldAddr
+	held := heldAddrs{}
 	for _, b := range c.file.Apps {
 		if r, dup := first[b.Name]; dup {
 			c.duplicate("app", b.Name, r, b.NameRange)
 			continue
 		}
 		first[b.Name] = b.NameRange
-		app := c.app(b, &held)
+		app := c.app(b, held)
 		c.p.Apps = append(c.p.Apps, app)
 	}
 	sort.Slice(c.p.Apps, func(i, j int) bool { return c.p.Apps[i].Name < c.p.Apps[j].Name })
 }
 
-func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
-	app := plan.App{Name: b.Name, Origin: fmtPos(b.DeclRange), Keep: defInt("app", "keep"), Env: b.Env.V, User: b.User.V, Group: b.Group.V}
+func (c *compiler) app(b *AppBlock, held heldAddrs) plan.App {
+	app := plan.App{Name: b.Name, Origin: fmtPos(b.DeclRange), Keep: c.defs.appKeep, Env: b.Env.V, User: b.User.V, Group: b.Group.V}
 
 	if b.Command.Set {
 		switch {
@@ -194,7 +244,7 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 	}
 
 	if b.Registry.Set {
-		if _, ok := c.registryBlock(b.Registry.V); !ok {
+		if _, ok := c.p.Registries[b.Registry.V]; !ok {
 			c.errorf(b.Registry.Range, "Unknown registry", "App %q names registry %q, which is not defined.%s %s", b.Name, b.Registry.V, didYouMean(b.Registry.V, c.registryNames()), defineHint("registry", b.Registry.V, c.registryNames()))
 		}
 		app.Registry = b.Registry.V
@@ -203,7 +253,7 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 		}
 	}
 	for i, n := range b.Notifiers.V {
-		if _, ok := c.notifierBlock(n); !ok {
+		if _, ok := c.p.Notifiers[n]; !ok {
 			c.errorf(b.Notifiers.ElemRange(i), "Unknown notifier", "App %q names notifier %q, which is not defined.%s %s", b.Name, n, didYouMean(n, c.notifierNames()), defineHint("notifier", n, c.notifierNames()))
 		}
 	}
@@ -229,7 +279,7 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 			c.errorf(b.Listen.ElemRange(i), "Invalid listen address", "App %q: %s", b.Name, problem)
 			continue
 		}
-		for _, h := range *held {
+		for _, h := range held.candidates(la) {
 			if clash := listenClash(h.addr, la); clash != "" {
 				owner := "app " + strconv.Quote(h.app)
 				if h.app == b.Name {
@@ -238,7 +288,7 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 				c.errorf(b.Listen.ElemRange(i), "Duplicate listen address", "%q %s %q, already held by %s at %s. Each address can be held by one app only; change the port.", raw, clash, h.addr.Raw, owner, fmtPos(h.rng))
 			}
 		}
-		*held = append(*held, heldAddr{app: b.Name, addr: la, rng: b.Listen.ElemRange(i)})
+		held.add(heldAddr{app: b.Name, addr: la, rng: b.Listen.ElemRange(i)})
 		app.Listen = append(app.Listen, la)
 	}
 
@@ -246,7 +296,8 @@ func (c *compiler) app(b *AppBlock, held *[]heldAddr) plan.App {
 	app.Stop = c.stop(b)
 	app.Restart = c.restart(b)
 	if b.Output != nil {
-		app.Output = plan.Output{File: c.absPath(b.Output.File, "file"), MaxSize: defSize("output", "max_size"), Keep: defInt("output", "keep")}
+		app.Output = c.defs.output
+		app.Output.File = c.absPath(b.Output.File, "file")
 		if b.Output.MaxSize.Set {
 			app.Output.MaxSize = b.Output.MaxSize.V
 		}
@@ -280,24 +331,6 @@ func (c *compiler) absPath(v Value[string], name string) string {
 	return filepath.Clean(v.V)
 }
 
-func (c *compiler) registryBlock(name string) (*RegistryBlock, bool) {
-	for _, r := range c.file.Registries {
-		if r.Name == name {
-			return r, true
-		}
-	}
-	return nil, false
-}
-
-func (c *compiler) notifierBlock(name string) (*NotifierBlock, bool) {
-	for _, n := range c.file.Notifiers {
-		if n.Name == name {
-			return n, true
-		}
-	}
-	return nil, false
-}
-
 func (c *compiler) registryNames() []string {
 	var out []string
 	for _, r := range c.file.Registries {
@@ -312,6 +345,17 @@ func (c *compiler) notifierNames() []string {
 		out = append(out, n.Name)
 	}
 	return out
+}
+
+// hasApp says whether an app block of that name exists.
+func (c *compiler) hasApp(name string) bool {
+	if c.appSet == nil {
+		c.appSet = make(map[string]bool, len(c.file.Apps))
+		for _, a := range c.file.Apps {
+			c.appSet[a.Name] = true
+		}
+	}
+	return c.appSet[name]
 }
 
 func (c *compiler) appNames() []string {
@@ -397,7 +441,7 @@ func normHost(h string) string {
 }
 
 func (c *compiler) ready(b *AppBlock) plan.Ready {
-	r := plan.Ready{Delay: defDuration("ready", "delay"), Timeout: defDuration("ready", "timeout"), Interval: defDuration("ready", "interval")}
+	r := c.defs.ready
 	rb := b.Ready
 	if rb == nil {
 		return r
@@ -480,7 +524,7 @@ func (c *compiler) heldMatch(b *AppBlock, addr string) string {
 }
 
 func (c *compiler) stop(b *AppBlock) plan.Stop {
-	s := plan.Stop{Signal: defSignal("stop", "signal"), Timeout: defDuration("stop", "timeout")}
+	s := c.defs.stop
 	if b.Stop == nil {
 		return s
 	}
@@ -503,8 +547,7 @@ func (c *compiler) stop(b *AppBlock) plan.Stop {
 }
 
 func (c *compiler) restart(b *AppBlock) plan.RestartPolicy {
-	p := plan.RestartPolicy{Policy: defString("restart", "policy"), Initial: defDuration("restart", "backoff"), Max: defDuration("restart", "max_backoff"),
-		Jitter: defFloat("restart", "jitter"), Burst: defInt("restart", "burst"), Window: defDuration("restart", "window"), Cooldown: defDuration("restart", "cooldown")}
+	p := c.defs.restart
 	rb := b.Restart
 	if rb == nil {
 		return p
@@ -606,7 +649,7 @@ func (c *compiler) action(b *SignalBlock) (actions.Spec, bool) {
 			good = false
 		}
 		for i, a := range b.Apps.V {
-			if !contains(c.appNames(), a) {
+			if !c.hasApp(a) {
 				c.errorf(b.Apps.ElemRange(i), "Unknown app", "The %s action names app %q, which is not defined.%s The apps are: %s.", def.Name, a, didYouMean(a, c.appNames()), strings.Join(c.appNames(), ", "))
 				good = false
 			}

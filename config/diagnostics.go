@@ -1,10 +1,12 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -17,9 +19,13 @@ import (
 //	  "restrat" is not an action. Did you mean "restart"? ...
 //
 // files are the parser's sources (Result.Files), used for the snippet.
+// Each file's line starts are indexed once per call, so the cost is linear
+// in the size of the files plus the number of diagnostics; a source line
+// longer than maxSnippetColumns is clipped around the caret.
 func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) error {
+	r := diagRenderer{files: files, lines: map[string]*lineIndex{}}
 	for _, d := range diags {
-		if err := writeDiagnostic(w, files, d); err != nil {
+		if err := r.write(w, d); err != nil {
 			return err
 		}
 	}
@@ -33,14 +39,21 @@ func severity(d *hcl.Diagnostic) string {
 	return "error"
 }
 
-func writeDiagnostic(w io.Writer, files map[string]*hcl.File, d *hcl.Diagnostic) error {
+// diagRenderer renders diagnostics against the files they point into,
+// indexing each file's lines the first time a diagnostic needs it.
+type diagRenderer struct {
+	files map[string]*hcl.File
+	lines map[string]*lineIndex // by file name; nil when the file is unknown
+}
+
+func (r *diagRenderer) write(w io.Writer, d *hcl.Diagnostic) error {
 	var b strings.Builder
 	if d.Subject != nil {
 		fmt.Fprintf(&b, "%s:%d:%d: %s: %s\n", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, severity(d), d.Summary)
-		snippet(&b, files, *d.Subject)
+		r.snippet(&b, *d.Subject)
 		if rel, ok := Related(d); ok {
 			fmt.Fprintf(&b, "  first defined at %s:%d:%d\n", rel.Filename, rel.Start.Line, rel.Start.Column)
-			snippet(&b, files, rel)
+			r.snippet(&b, rel)
 		}
 	} else {
 		fmt.Fprintf(&b, "%s: %s\n", severity(d), d.Summary)
@@ -55,32 +68,125 @@ func writeDiagnostic(w io.Writer, files map[string]*hcl.File, d *hcl.Diagnostic)
 	return err
 }
 
-// snippet writes the source line of r and a caret line under its columns.
-func snippet(b *strings.Builder, files map[string]*hcl.File, r hcl.Range) {
-	f, ok := files[r.Filename]
-	if !ok || f == nil || r.Start.Line < 1 {
+// index returns the line index of a file, building it on first use.
+func (r *diagRenderer) index(filename string) *lineIndex {
+	if ix, done := r.lines[filename]; done {
+		return ix
+	}
+	var ix *lineIndex
+	if f, ok := r.files[filename]; ok && f != nil {
+		ix = newLineIndex(f.Bytes)
+	}
+	r.lines[filename] = ix
+	return ix
+}
+
+// snippet writes the source line of rng and a caret line under its columns.
+func (r *diagRenderer) snippet(b *strings.Builder, rng hcl.Range) {
+	if rng.Start.Line < 1 {
 		return
 	}
-	lines := strings.Split(string(f.Bytes), "\n")
-	if r.Start.Line > len(lines) {
+	ix := r.index(rng.Filename)
+	if ix == nil {
 		return
 	}
-	line := strings.TrimRight(lines[r.Start.Line-1], "\r")
-	num := fmt.Sprintf("%5d", r.Start.Line)
-	fmt.Fprintf(b, "%s | %s\n", num, strings.ReplaceAll(line, "\t", " "))
-	start := r.Start.Column
-	end := r.End.Column
-	if r.End.Line != r.Start.Line || end <= start {
-		end = len([]rune(line)) + 1
+	line, ok := ix.line(rng.Start.Line)
+	if !ok {
+		return
 	}
-	if start < 1 {
-		start = 1
+	writeSnippet(b, rng, line)
+}
+
+// lineIndex holds the offset at which each line of a source starts.
+type lineIndex struct {
+	src    []byte
+	starts []int
+}
+
+func newLineIndex(src []byte) *lineIndex {
+	starts := make([]int, 1, bytes.Count(src, []byte{'\n'})+1)
+	for i, c := range src {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
 	}
-	width := end - start
-	if width < 1 {
-		width = 1
+	return &lineIndex{src: src, starts: starts}
+}
+
+// line returns 1-based line n without its line ending ("\n", "\r\n").
+// A source ending in a newline has an empty last line, as strings.Split
+// would give.
+func (ix *lineIndex) line(n int) ([]byte, bool) {
+	if n < 1 || n > len(ix.starts) {
+		return nil, false
 	}
-	fmt.Fprintf(b, "%s | %s%s\n", strings.Repeat(" ", len(num)), strings.Repeat(" ", start-1), strings.Repeat("^", width))
+	end := len(ix.src)
+	if n < len(ix.starts) {
+		end = ix.starts[n] - 1
+	}
+	return bytes.TrimRight(ix.src[ix.starts[n-1]:end], "\r"), true
+}
+
+// maxSnippetColumns is the most columns of a source line a snippet shows;
+// a longer line is cut to a window around the caret, marked with "…".
+const maxSnippetColumns = 200
+
+// snippetLead is how many columns a clipped snippet shows before the caret.
+const snippetLead = 40
+
+// writeSnippet writes line (the source line of rng) and a caret line under
+// the columns of rng. Columns count runes, tabs are shown as one space and
+// other control characters and invalid UTF-8 as U+FFFD, so the caret stays
+// aligned and the terminal safe.
+func writeSnippet(b *strings.Builder, rng hcl.Range, line []byte) {
+	n := utf8.RuneCount(line)
+	// 0-based rune offsets of the caret: [s, e).
+	s := max(rng.Start.Column-1, 0)
+	e := rng.End.Column - 1
+	if rng.End.Line != rng.Start.Line || e <= s {
+		e = n
+	}
+	s = min(s, n)
+	e = max(min(e, n), s+1)
+
+	lo, hi := 0, n
+	if n > maxSnippetColumns {
+		lo = min(max(s-snippetLead, 0), n-maxSnippetColumns)
+		hi = lo + maxSnippetColumns
+	}
+	num := fmt.Sprintf("%5d", rng.Start.Line)
+	b.WriteString(num)
+	b.WriteString(" | ")
+	caretAt := s - lo
+	if lo > 0 {
+		b.WriteString("…")
+		caretAt++
+	}
+	writeRunes(b, line, lo, hi)
+	if hi < n {
+		b.WriteString("…")
+	}
+	b.WriteString("\n")
+	width := max(min(e, hi)-s, 1)
+	fmt.Fprintf(b, "%s | %s%s\n", strings.Repeat(" ", len(num)), strings.Repeat(" ", caretAt), strings.Repeat("^", width))
+}
+
+// writeRunes writes the runes [lo, hi) of line, made printable.
+func writeRunes(b *strings.Builder, line []byte, lo, hi int) {
+	for i := 0; i < hi && len(line) > 0; i++ {
+		c, size := utf8.DecodeRune(line)
+		line = line[size:]
+		if i < lo {
+			continue
+		}
+		switch {
+		case c == '\t':
+			c = ' '
+		case c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0):
+			c = utf8.RuneError
+		}
+		b.WriteRune(c)
+	}
 }
 
 // JSONDiagnostic is one diagnostic in `dewy validate --json`.

@@ -7,8 +7,9 @@ import (
 )
 
 // FuzzLoad feeds arbitrary bytes through parsing, decoding and compiling,
-// in both syntaxes. It must never panic, and a config without errors must
-// always yield a plan with a complete signal table.
+// in both syntaxes. It must never panic, a config without errors must
+// always yield a plan with a complete signal table, and native syntax
+// parsed in pieces must give the same verdict and plan as parsed whole.
 func FuzzLoad(f *testing.F) {
 	// The seed corpus: every fixture and example, plus the hand-made
 	// corner cases in testdata/fuzz/FuzzLoad (which go test runs too).
@@ -26,7 +27,19 @@ func FuzzLoad(f *testing.F) {
 		if asJSON {
 			name = "fuzz.hcl.json"
 		}
-		res := LoadSource(src, name, Inputs{Environ: []string{"DEWY_LOG_LEVEL=debug"}})
+		in := Inputs{Environ: []string{"DEWY_LOG_LEVEL=debug"}}
+		res := LoadSource(src, name, in)
+		if !asJSON {
+			// Parsing in pieces (large files) must accept and refuse what
+			// parsing whole does, and build the same plan.
+			pieces := loadInPieces(src, name, in)
+			if pieces.Diags.HasErrors() != res.Diags.HasErrors() {
+				t.Fatalf("whole has errors: %v, in pieces: %v\nwhole: %v\npieces: %v", res.Diags.HasErrors(), pieces.Diags.HasErrors(), res.Diags, pieces.Diags)
+			}
+			if !res.Diags.HasErrors() && planText(t, res.Plan) != planText(t, pieces.Plan) {
+				t.Fatalf("plans differ:\nwhole:  %s\npieces: %s", planText(t, res.Plan), planText(t, pieces.Plan))
+			}
+		}
 		if res.Diags.HasErrors() {
 			return
 		}

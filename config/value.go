@@ -63,18 +63,23 @@ func content(body hcl.Body, spec BlockSpec, blockRange hcl.Range) (*hcl.BodyCont
 				first = b
 				continue
 			}
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  fmt.Sprintf("Duplicate %s block", child.Type),
-				Detail:   fmt.Sprintf("Only one %s block is allowed here; the first is at %s. Merge the two blocks into one.", child.Type, first.DefRange),
-				Subject:  b.DefRange.Ptr(),
-			})
+			diags = append(diags, duplicateBlock(first.DefRange, b))
 		}
 	}
 	if c == nil {
 		c = &hcl.BodyContent{Attributes: hcl.Attributes{}}
 	}
 	return c, diags
+}
+
+// duplicateBlock reports a second block of a type allowed once.
+func duplicateBlock(first hcl.Range, b *hcl.Block) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("Duplicate %s block", b.Type),
+		Detail:   fmt.Sprintf("Only one %s block is allowed here; the first is at %s. Merge the two blocks into one.", b.Type, first),
+		Subject:  b.DefRange.Ptr(),
+	}
 }
 
 // attrs decodes typed values out of one block's attributes. It collects
