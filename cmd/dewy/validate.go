@@ -46,15 +46,10 @@ func cmdValidate(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int 
 	return exitOK
 }
 
+// countErrors says how many errors and warnings the file has, all of
+// them: the diagnostics shown stop at config.MaxDiagnostics.
 func countErrors(res config.Result) string {
-	e, w := 0, 0
-	for _, d := range res.Diags {
-		if d.Severity == 1 {
-			e++
-		} else {
-			w++
-		}
-	}
+	e, w := res.Errors, res.Warnings
 	s := fmt.Sprintf("%d error(s)", e)
 	if w > 0 {
 		s += fmt.Sprintf(", %d warning(s)", w)
