@@ -107,10 +107,11 @@ func (e *Engine) dispatch(ctx context.Context, sig syscall.Signal, done chan<- s
 	}()
 }
 
-// schedCtxFor gives deploys and rollbacks the scheduler's context, so
-// shutdown stops them; other actions run until they finish.
+// schedCtxFor gives deploys, rollbacks and reloads the scheduler's
+// context, so shutdown stops them (a TERM during the load of a huge file
+// wins at once); other actions run until they finish.
 func (e *Engine) schedCtxFor(ctx context.Context, name actions.Name) context.Context {
-	if name == actions.Deploy || name == actions.Rollback {
+	if name == actions.Deploy || name == actions.Rollback || name == actions.Reload {
 		return e.schedCtx
 	}
 	return context.WithoutCancel(ctx)

@@ -429,3 +429,40 @@ func TestShutdownDuringStartupIsGraceful(t *testing.T) {
 		t.Errorf("the starting generation was not stopped gracefully:\n%s", log)
 	}
 }
+
+// A TERM during a reload whose load takes long (a huge file) wins: the
+// engine stops the apps and returns without waiting for the load, whose
+// context ends.
+func TestTERMDuringASlowReloadWins(t *testing.T) {
+	app := httpApp(t, "web", freePort(t))
+	loading := make(chan struct{})
+	abandoned := make(chan struct{})
+	reload := func(ctx context.Context) (*plan.Plan, error) {
+		close(loading)
+		select {
+		case <-ctx.Done():
+			close(abandoned)
+			return nil, ctx.Err()
+		case <-time.After(time.Hour):
+			return nil, errors.New("the load was not abandoned")
+		}
+	}
+	h := start(t, planOf([]plan.App{app}, plan.SignalEntry{Signal: syscall.SIGHUP, Action: actions.Spec{Name: actions.Reload}, Origin: "test"}), reload)
+	h.waitRunning("web")
+	h.sigs <- syscall.SIGHUP
+	<-loading
+	h.sigs <- syscall.SIGTERM
+	select {
+	case <-h.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the engine waited for the reload's load instead of shutting down")
+	}
+	select {
+	case <-abandoned:
+	default:
+		t.Error("the reload's context did not end with the shutdown")
+	}
+	if !strings.Contains(h.logBuf.String(), "action cut short by the shutdown") {
+		t.Errorf("no log line says the reload was cut short:\n%s", h.logBuf.String())
+	}
+}

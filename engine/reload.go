@@ -164,6 +164,9 @@ func (e *Engine) reload(ctx context.Context) error {
 		return errors.New("reload: dewy was started without a config file to re-read")
 	}
 	next, err := e.o.Reload(ctx)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("reload abandoned: %w", errEngineStopped)
+	}
 	if err != nil {
 		e.log.Error().Err(err).Msg("reload: the config file has errors; everything keeps running as it is")
 		return fmt.Errorf("reload: %w", err)

@@ -137,10 +137,20 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 	return exitOK
 }
 
-// reloader re-reads the file with the same environment and flags.
+// reloader re-reads the file with the same environment and flags. The
+// load runs beside the caller, which stops waiting for it when ctx ends
+// (shutdown); the load itself ends on its own soon after, bounded by
+// config.MaxFileSize.
 func reloader(path string, in config.Inputs) func(context.Context) (*plan.Plan, error) {
-	return func(context.Context) (*plan.Plan, error) {
-		res := config.Load(path, in)
+	return func(ctx context.Context) (*plan.Plan, error) {
+		done := make(chan config.Result, 1)
+		go func() { done <- config.Load(path, in) }()
+		var res config.Result
+		select {
+		case res = <-done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		if !res.Diags.HasErrors() {
 			return res.Plan, nil
 		}
