@@ -30,6 +30,9 @@ func Compile(f *File, in Inputs) (*plan.Plan, hcl.Diagnostics) {
 		Notifiers:  map[string]plan.Notifier{},
 	}}
 	var d hcl.Diagnostics
+	if in.CheckHost {
+		c.host = newHostFacts(in.Environ)
+	}
 	c.p.Agent, d = layerAgent(f.Agent, in)
 	c.diags = append(c.diags, d...)
 	c.registries()
@@ -46,6 +49,11 @@ type compiler struct {
 	diags hcl.Diagnostics
 	// appSet holds the app names, built on first use by hasApp.
 	appSet map[string]bool
+	// base is the file's folder, absolute, once resolve needed it.
+	base string
+	// host answers the checks against this machine (hostcheck.go); nil
+	// when Inputs.CheckHost is off.
+	host *hostFacts
 }
 
 // shippedDefaults are the typed defaults of Spec, read once per Compile:
@@ -239,7 +247,12 @@ func (c *compiler) app(b *AppBlock, held heldAddrs) plan.App {
 		case strings.TrimSpace(b.Command.V[0]) == "":
 			c.errorf(b.Command.ElemRange(0), "Empty command", "The first element of app %q's command is the program to run and must not be empty. Write the program's path first.", b.Name)
 		default:
-			app.Command = b.Command.V
+			// A program with a slash is a path: a relative one is the
+			// file's folder's. A bare name is looked up in the app's PATH.
+			app.Command = append([]string(nil), b.Command.V...)
+			if strings.Contains(app.Command[0], "/") {
+				app.Command[0] = c.resolve(app.Command[0])
+			}
 		}
 	}
 
@@ -259,8 +272,8 @@ func (c *compiler) app(b *AppBlock, held heldAddrs) plan.App {
 	}
 	app.Notifiers = b.Notifiers.V
 
-	app.Dir = c.absPath(b.Dir, "dir")
-	app.EnvFile = c.absPath(b.EnvFile, "env_file")
+	app.Dir = c.path(b.Dir)
+	app.EnvFile = c.path(b.EnvFile)
 	if b.Keep.Set {
 		if b.Keep.V < 1 {
 			c.errorf(b.Keep.Range, "Invalid keep", "keep must be at least 1: the running release is always kept. Set keep = 7 or more.")
@@ -295,9 +308,10 @@ func (c *compiler) app(b *AppBlock, held heldAddrs) plan.App {
 	app.Ready = c.ready(b)
 	app.Stop = c.stop(b)
 	app.Restart = c.restart(b)
+	defer c.checkHost(b, &app)
 	if b.Output != nil {
 		app.Output = c.defs.output
-		app.Output.File = c.absPath(b.Output.File, "file")
+		app.Output.File = c.path(b.Output.File)
 		if b.Output.MaxSize.Set {
 			app.Output.MaxSize = b.Output.MaxSize.V
 		}
@@ -321,14 +335,27 @@ func defineHint(kind, name string, have []string) string {
 	return fmt.Sprintf("Define it with a %s %q { ... } block, or use one of: %s.", kind, name, strings.Join(have, ", "))
 }
 
-func (c *compiler) absPath(v Value[string], name string) string {
+// path resolves a path from the file: a relative one is relative to the
+// file's folder (as Prometheus resolves its files), never to dewy's
+// working directory, which is nobody's business under systemd.
+func (c *compiler) path(v Value[string]) string {
 	if !v.Set {
 		return ""
 	}
-	if !filepath.IsAbs(v.V) {
-		c.errorf(v.Range, "Relative path", "%s = %q is relative, and dewy's working directory is not the app's. Write the full path, starting with /.", name, v.V)
+	return c.resolve(v.V)
+}
+
+func (c *compiler) resolve(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
 	}
-	return filepath.Clean(v.V)
+	if c.base == "" {
+		c.base = filepath.Dir(c.file.Filename)
+		if abs, err := filepath.Abs(c.base); err == nil {
+			c.base = abs
+		}
+	}
+	return filepath.Join(c.base, p)
 }
 
 func (c *compiler) registryNames() []string {

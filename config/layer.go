@@ -22,6 +22,10 @@ type Inputs struct {
 	// Flags maps a setting key (log_level) to the value of a flag the user
 	// set on the command line. Flags left at their default are absent.
 	Flags map[string]string
+	// CheckHost warns about what this machine lacks for an app to start
+	// (command, env_file, user, output folder: see hostcheck.go). The CLI
+	// sets it; tests of the language leave it off to stay hermetic.
+	CheckHost bool
 }
 
 // EnvPrefix starts every environment variable dewy reads.

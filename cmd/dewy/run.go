@@ -38,7 +38,7 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 	env.notify(nameableSignals()...)
 
 	path := configPath(env, fs)
-	in := config.Inputs{Environ: env.environ, Flags: setFlags}
+	in := config.Inputs{Environ: env.environ, Flags: setFlags, CheckHost: true}
 	res := config.Load(path, in)
 	_ = config.WriteDiagnostics(env.stderr, res.Files, res.Diags)
 	if res.Diags.HasErrors() {

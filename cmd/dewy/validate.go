@@ -20,7 +20,7 @@ import (
 func cmdValidate(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 	asJSON, _ := fs.GetBool("json")
 	path := configPath(env, fs)
-	res := config.Load(path, config.Inputs{Environ: env.environ, Flags: setFlags})
+	res := config.Load(path, config.Inputs{Environ: env.environ, Flags: setFlags, CheckHost: true})
 	ok := !res.Diags.HasErrors()
 
 	if asJSON {

@@ -4,10 +4,10 @@ notifier "ops" {
 
 app "a" {
   command   = [] # ERROR: Empty command
-  dir       = "opt/a" # ERROR: Relative path
+  dir       = "opt/a" # relative: the file's folder's
   listen    = ["0.0.0.0:8080", "8081", "127.0.0.1:99999", "example.com:80", "unix:run/a.sock"] # ERROR: Invalid listen address # ERROR: Invalid listen address # ERROR: Invalid listen address # ERROR: Invalid listen address
   notifiers = ["opps"] # ERROR: Unknown notifier
-  env_file  = "a.env" # ERROR: Relative path
+  env_file  = "a.env" # relative: the file's folder's
   keep      = 0 # ERROR: Invalid keep
 }
 
