@@ -156,7 +156,7 @@ func appSpec() BlockSpec {
 		Type: "app", Label: "name",
 		Doc: "One supervised application.",
 		Attrs: []AttrSpec{
-			{Name: "command", Kind: KindStringList, Required: true, Doc: "The program and its arguments, run directly (no shell). A program with a slash is a path (a relative one is relative to this file's folder); a bare name is looked up in PATH."},
+			{Name: "command", Kind: KindStringList, Required: true, Doc: "The program and its arguments, run directly (no shell)."},
 			{Name: "registry", Kind: KindString, Doc: "Name of a registry block to deploy releases from. Without one the app is only supervised."},
 			{Name: "dir", Kind: KindString, Doc: "Working directory (relative to this file's folder unless absolute); holds releases/<id>/ and the `current` link when the app has a registry."},
 			{Name: "listen", Kind: KindStringList, Doc: "Addresses dewy binds and hands to every generation: \"0.0.0.0:8080\", \"[::]:8080\", \"unix:/run/app.sock\"."},
