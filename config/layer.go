@@ -36,7 +36,7 @@ const EnvPrefix = "DEWY_"
 var envNotSettings = map[string]bool{
 	"DEWY_CONFIG": true, "DEWY_APP": true, "DEWY_VERSION": true, "DEWY_GENERATION": true,
 	"DEWY_READY_FD": true, "DEWY_READY_ADDR": true, "DEWY_SHIM": true, "DEWY_RELEASE": true,
-	"DEWY_DEPLOY_ID": true,
+	"DEWY_DEPLOY_ID": true, "DEWY_TOKEN": true,
 }
 
 // EnvName is the environment variable of a setting: log_level -> DEWY_LOG_LEVEL.

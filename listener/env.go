@@ -16,6 +16,8 @@ const (
 	EnvServerStarterGeneration = "SERVER_STARTER_GENERATION"
 	// EnvGeneration is dewy's own generation counter, the same number.
 	EnvGeneration = "DEWY_GENERATION"
+	// EnvApp is the name of the app in dewy's config.
+	EnvApp = "DEWY_APP"
 	// EnvListenFDs is systemd's count of inherited descriptors from fd 3 on.
 	EnvListenFDs = "LISTEN_FDS"
 	// EnvListenPID is the pid LISTEN_FDS is meant for; other processes ignore it.

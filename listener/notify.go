@@ -17,9 +17,11 @@ import (
 // sender's credentials, so READY=1 from this process proves that this
 // generation, not the old one, is ready. Send it only when the app is truly
 // able to serve.
-func Notify(state string) error { return notify(os.Getenv(EnvNotifySocket), state) }
+func Notify(state string) error { return NotifySocket(os.Getenv(EnvNotifySocket), state) }
 
-func notify(socket, state string) error {
+// NotifySocket sends state to socket (a NOTIFY_SOCKET value); "" does
+// nothing. dewy itself uses it to talk to systemd.
+func NotifySocket(socket, state string) error {
 	if socket == "" {
 		return nil
 	}

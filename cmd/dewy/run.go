@@ -23,6 +23,7 @@ import (
 	"github.com/dewyhq/dewy/engine/sdnotify"
 	"github.com/dewyhq/dewy/internal/fdinherit"
 	"github.com/dewyhq/dewy/internal/pidfile"
+	"github.com/dewyhq/dewy/listener"
 )
 
 // cmdRun loads the config and runs the engine until a shutdown action.
@@ -110,7 +111,7 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 		Logger:       log,
 		Shim:         shim,
 		Environ:      appEnviron(env.environ),
-		Notify:       sdnotify.New(env.getenv("NOTIFY_SOCKET")),
+		Notify:       sdnotify.New(env.getenv(listener.EnvNotifySocket)),
 		Subreaper:    true,
 		ChildSignals: env.childSignals,
 		Scope:        agentScope(path),
@@ -208,7 +209,8 @@ func appEnviron(environ []string) []string {
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "SERVER_STARTER_PORT", "SERVER_STARTER_GENERATION":
+		case listener.EnvNotifySocket, listener.EnvListenFDs, listener.EnvListenPID, listener.EnvListenFDNames,
+			listener.EnvServerStarterPort, listener.EnvServerStarterGeneration:
 			continue
 		}
 		out = append(out, kv)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dewyhq/dewy/listener"
 )
 
 // ShimEnv is the marker that turns a started dewy executable into the shim.
@@ -47,8 +49,8 @@ func runShim() int {
 	if len(os.Args) == 0 || os.Args[0] == "" {
 		return fail("no command to run")
 	}
-	if os.Getenv("LISTEN_FDS") != "" {
-		if err := os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid())); err != nil {
+	if os.Getenv(listener.EnvListenFDs) != "" {
+		if err := os.Setenv(listener.EnvListenPID, strconv.Itoa(os.Getpid())); err != nil {
 			return fail("set LISTEN_PID: %v", err)
 		}
 	}

@@ -1,19 +1,16 @@
 // Package sdnotify sends sd_notify(3) states (READY=1, RELOADING=1,
 // STOPPING=1) to the service manager over the NOTIFY_SOCKET datagram
 // socket, so dewy can run as a systemd Type=notify service. It does
-// nothing when no socket was given.
+// nothing when no socket was given. The datagram is written by
+// listener.NotifySocket, the same code the apps use to tell dewy.
 package sdnotify
 
-import (
-	"fmt"
-	"net"
-	"strings"
-)
+import "github.com/dewyhq/dewy/listener"
 
 // Notifier sends states to one socket. A nil *Notifier is valid and does
 // nothing, so callers need no checks.
 type Notifier struct {
-	addr *net.UnixAddr
+	socket string
 }
 
 // New returns a Notifier for the NOTIFY_SOCKET value socket ("" -> nil).
@@ -22,11 +19,7 @@ func New(socket string) *Notifier {
 	if socket == "" {
 		return nil
 	}
-	name := socket
-	if strings.HasPrefix(name, "@") {
-		name = "\x00" + name[1:]
-	}
-	return &Notifier{addr: &net.UnixAddr{Name: name, Net: "unixgram"}}
+	return &Notifier{socket: socket}
 }
 
 // Send sends one or more newline-separated assignments, e.g. "READY=1".
@@ -34,13 +27,5 @@ func (n *Notifier) Send(state string) error {
 	if n == nil {
 		return nil
 	}
-	c, err := net.DialUnix("unixgram", nil, n.addr)
-	if err != nil {
-		return fmt.Errorf("sd_notify %q: %w", state, err)
-	}
-	defer c.Close()
-	if _, err := c.Write([]byte(state)); err != nil {
-		return fmt.Errorf("sd_notify %q: %w", state, err)
-	}
-	return nil
+	return listener.NotifySocket(n.socket, state)
 }

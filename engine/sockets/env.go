@@ -3,15 +3,8 @@ package sockets
 import (
 	"strconv"
 	"strings"
-)
 
-// Names of the variables Env sets. LISTEN_PID is set by the proc shim in
-// the child, which alone knows its pid.
-const (
-	EnvServerStarterPort = "SERVER_STARTER_PORT"
-	EnvListenFDs         = "LISTEN_FDS"
-	EnvListenFDNames     = "LISTEN_FDNAMES"
-	EnvListenPID         = "LISTEN_PID"
+	"github.com/dewyhq/dewy/listener"
 )
 
 // Env returns the variables that describe the child's inherited sockets,
@@ -40,7 +33,7 @@ func (s *Set) Env(firstFD int, extraNames ...string) []string {
 		for i, h := range s.socks {
 			parts[i] = h.spec + "=" + strconv.Itoa(firstFD+i)
 		}
-		env = append(env, EnvServerStarterPort+"="+strings.Join(parts, ";"))
+		env = append(env, listener.EnvServerStarterPort+"="+strings.Join(parts, ";"))
 	}
 	names := make([]string, 0, n)
 	for i := 0; i < s.Len(); i++ {
@@ -50,8 +43,8 @@ func (s *Set) Env(firstFD int, extraNames ...string) []string {
 		names = append(names, SanitizeFDName(x))
 	}
 	env = append(env,
-		EnvListenFDs+"="+strconv.Itoa(n),
-		EnvListenFDNames+"="+strings.Join(names, ":"),
+		listener.EnvListenFDs+"="+strconv.Itoa(n),
+		listener.EnvListenFDNames+"="+strings.Join(names, ":"),
 	)
 	return env
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dewyhq/dewy/engine/plan"
+	"github.com/dewyhq/dewy/listener"
 )
 
 func hasIPv6(t *testing.T) bool {
@@ -261,14 +262,14 @@ func TestServerStarterRoundTrip(t *testing.T) {
 	env := s.Env(first)
 	var port string
 	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, EnvServerStarterPort+"="); ok {
+		if v, ok := strings.CutPrefix(kv, listener.EnvServerStarterPort+"="); ok {
 			port = v
 		}
 	}
 	if port == "" {
-		t.Fatalf("Env has no %s: %q", EnvServerStarterPort, env)
+		t.Fatalf("Env has no %s: %q", listener.EnvServerStarterPort, env)
 	}
-	t.Setenv(EnvServerStarterPort, port)
+	t.Setenv(listener.EnvServerStarterPort, port)
 	ports, err := starter.Ports()
 	if err != nil {
 		t.Fatal(err)
@@ -357,15 +358,15 @@ func TestSystemdEnv(t *testing.T) {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	if env[EnvListenFDs] != "3" {
-		t.Errorf("LISTEN_FDS=%q, want 3", env[EnvListenFDs])
+	if env[listener.EnvListenFDs] != "3" {
+		t.Errorf("LISTEN_FDS=%q, want 3", env[listener.EnvListenFDs])
 	}
-	names := strings.Split(env[EnvListenFDNames], ":")
+	names := strings.Split(env[listener.EnvListenFDNames], ":")
 	want := []string{"127.0.0.1_0", "unix_" + dir + "/x.sock", "dewy-ready"}
 	if strings.Join(names, "|") != strings.Join(want, "|") {
 		t.Errorf("LISTEN_FDNAMES=%q, want %q", names, want)
 	}
-	ssp := env[EnvServerStarterPort]
+	ssp := env[listener.EnvServerStarterPort]
 	if strings.Count(ssp, ";") != 1 || !strings.HasSuffix(ssp, dir+"/x.sock=4") {
 		t.Errorf("SERVER_STARTER_PORT=%q: want the two held sockets at 3 and 4 only", ssp)
 	}

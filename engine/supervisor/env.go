@@ -10,35 +10,19 @@ import (
 	"strings"
 
 	"github.com/dewyhq/dewy/engine/proc"
+	"github.com/dewyhq/dewy/listener"
 )
 
-// Variables dewy sets for every generation. Inherited values of these (and
-// of the socket protocols') are removed from dewy's own environment first,
+// Variables dewy sets for every generation are named in package listener
+// (the apps' side of the protocols), the token in proc. Inherited values of
+// these, and of systemd's own, are removed from dewy's environment first,
 // so that, for example, dewy's own NOTIFY_SOCKET under systemd Type=notify
 // never reaches an app.
-const (
-	EnvApp               = "DEWY_APP"
-	EnvGeneration        = "DEWY_GENERATION"
-	EnvReadyFD           = "DEWY_READY_FD"
-	EnvReadyAddr         = "DEWY_READY_ADDR"
-	EnvNotifySocket      = "NOTIFY_SOCKET"
-	EnvStarterGeneration = "SERVER_STARTER_GENERATION"
-	readyFDName          = "dewy-ready"
-	envServerStarterPort = "SERVER_STARTER_PORT"
-	envListenFDs         = "LISTEN_FDS"
-	envListenPID         = "LISTEN_PID"
-	envListenFDNames     = "LISTEN_FDNAMES"
-	envShim              = "DEWY_SHIM"
-	envWatchdogUsec      = "WATCHDOG_USEC"
-	envWatchdogPID       = "WATCHDOG_PID"
-	envSystemdExecPID    = "SYSTEMD_EXEC_PID"
-)
-
 var reserved = map[string]bool{
-	EnvApp: true, EnvGeneration: true, EnvReadyFD: true, EnvReadyAddr: true,
-	EnvNotifySocket: true, EnvStarterGeneration: true, envServerStarterPort: true,
-	envListenFDs: true, envListenPID: true, envListenFDNames: true, envShim: true,
-	envWatchdogUsec: true, envWatchdogPID: true, envSystemdExecPID: true,
+	listener.EnvApp: true, listener.EnvGeneration: true, listener.EnvReadyFD: true, listener.EnvReadyAddr: true,
+	listener.EnvNotifySocket: true, listener.EnvServerStarterGeneration: true, listener.EnvServerStarterPort: true,
+	listener.EnvListenFDs: true, listener.EnvListenPID: true, listener.EnvListenFDNames: true, proc.ShimEnv: true,
+	"WATCHDOG_USEC": true, "WATCHDOG_PID": true, "SYSTEMD_EXEC_PID": true,
 	proc.EnvToken: true,
 }
 

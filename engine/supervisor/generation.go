@@ -11,6 +11,7 @@ import (
 
 	"github.com/dewyhq/dewy/engine/proc"
 	"github.com/dewyhq/dewy/engine/sockets"
+	"github.com/dewyhq/dewy/listener"
 )
 
 // quickExit is how soon after its start an exit looks like a start-up
@@ -56,25 +57,25 @@ func (s *Supervisor) startGeneration() (*generation, error) {
 			return fail(fmt.Errorf("readiness listener: %w", err))
 		}
 		g.readyLn, g.readyAddr = ln, ln.Addr().String()
-		f, err := sockets.DupFile(ln.(*net.TCPListener), readyFDName)
+		f, err := sockets.DupFile(ln.(*net.TCPListener), listener.ReadyName)
 		if err != nil {
 			return fail(fmt.Errorf("readiness listener: %w", err))
 		}
 		files = append(files, f)
-		extra = append(extra, readyFDName)
-		env.set(EnvReadyFD, strconv.Itoa(3+len(files)-1))
-		env.set(EnvReadyAddr, g.readyAddr)
+		extra = append(extra, listener.ReadyName)
+		env.set(listener.EnvReadyFD, strconv.Itoa(3+len(files)-1))
+		env.set(listener.EnvReadyAddr, g.readyAddr)
 	}
 	if s.ready.Notify {
 		if g.notify, err = openNotify(n); err != nil {
 			return fail(err)
 		}
-		env.set(EnvNotifySocket, g.notify.addr)
+		env.set(listener.EnvNotifySocket, g.notify.addr)
 	}
 	env.setPairs(s.opts.Sockets.Env(3, extra...))
-	env.set(EnvStarterGeneration, strconv.Itoa(n))
-	env.set(EnvApp, s.app.Name)
-	env.set(EnvGeneration, strconv.Itoa(n))
+	env.set(listener.EnvServerStarterGeneration, strconv.Itoa(n))
+	env.set(listener.EnvApp, s.app.Name)
+	env.set(listener.EnvGeneration, strconv.Itoa(n))
 
 	spec := proc.Spec{
 		Args:       s.app.Command,

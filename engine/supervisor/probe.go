@@ -15,6 +15,7 @@ import (
 
 	"github.com/dewyhq/dewy/internal/procfs"
 	"github.com/dewyhq/dewy/internal/sockdiag"
+	"github.com/dewyhq/dewy/listener"
 )
 
 // Errors of one probe attempt that say who answered, not whether the app
@@ -90,7 +91,7 @@ func (s *Supervisor) probe(ctx context.Context, g *generation, t probeTarget) er
 		if isTimeout(err) && t.readySocket {
 			// Say which contract was missed when nobody took the connection.
 			if _, derr := sockdiag.TCPServerInode(conn); errors.Is(derr, sockdiag.ErrNotAccepted) {
-				return fmt.Errorf("%w on DEWY_READY_FD (%s): the app must serve its readiness handler on the socket named %q in LISTEN_FDNAMES", errNotAccepted, g.readyAddr, readyFDName)
+				return fmt.Errorf("%w on DEWY_READY_FD (%s): the app must serve its readiness handler on the socket named %q in LISTEN_FDNAMES", errNotAccepted, g.readyAddr, listener.ReadyName)
 			}
 		}
 		return err

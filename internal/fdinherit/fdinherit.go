@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dewyhq/dewy/listener"
 )
 
 // CloseOnExec marks every open descriptor above 2 close-on-exec, except
@@ -64,9 +66,9 @@ func SocketActivation(environ []string, pid int) []int {
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
-		case "LISTEN_PID":
+		case listener.EnvListenPID:
 			listenPid = v
-		case "LISTEN_FDS":
+		case listener.EnvListenFDs:
 			listenFds = v
 		}
 	}
