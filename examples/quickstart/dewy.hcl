@@ -9,7 +9,8 @@
 #   curl -s 127.0.0.1:8080/            # pid and generation of the worker
 #   kill -USR1 "$(cat bin/dewy.pid)"  # zero-downtime restart
 app "hello" {
-  command = ["bin/httpserver", "-startup-delay", "300ms"]
+  # A relative path is relative to this file's folder: the repository's bin/.
+  command = ["../../bin/httpserver", "-startup-delay", "300ms"]
   listen  = ["127.0.0.1:8080"]
   ready {
     http    = "/healthz"
