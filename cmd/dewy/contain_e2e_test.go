@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,66 +23,13 @@ import (
 func forkingConfig(t *testing.T) (cfg, addr, marker string) {
 	t.Helper()
 	_, app := binaries(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = ln.Addr().String()
-	ln.Close()
 	marker = fmt.Sprintf("%d.%03d", 5000+rand.IntN(4000), rand.IntN(1000))
-	dir := t.TempDir()
-	cfg = filepath.Join(dir, "dewy.hcl")
 	script := fmt.Sprintf("setsid sleep %[1]s & set -m; sleep %[1]s & set +m; exec %[2]s -startup-delay 20ms", marker, app)
-	src := fmt.Sprintf(`
-agent {
-  log_format = "json"
-  log_level  = "debug"
-}
-app "web" {
-  command = ["bash", "-c", %q]
-  listen  = [%q]
-  ready {
-    http     = "/healthz"
-    interval = "20ms"
-  }
-  stop {
-    timeout = "10s"
-  }
-}
-`, script, addr)
-	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg, addr = writeConfig(t, dewyOpts{command: []string{"bash", "-c", script}})
 	return cfg, addr, marker
 }
 
-func runDewy(t *testing.T, cfg, addr string) *dewyProc {
-	t.Helper()
-	dewy, _ := binaries(t)
-	d := &dewyProc{cmd: exec.Command(dewy, "-c", cfg, "--state-dir", filepath.Dir(cfg)), addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
-	d.cmd.Stderr = d.log
-	// Helpers left by a SIGKILLed dewy hold its stderr: do not wait for
-	// them to close it.
-	d.cmd.WaitDelay = time.Second
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(20 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("dewy log:\n%s", d.log.String())
-		}
-	})
-	testutil.Eventually(t, "dewy to serve", 30*time.Second, func() bool { _, err := fetch(addr); return err == nil })
-	return d
-}
+func runDewy(t *testing.T, cfg, addr string) *dewyProc { return launch(t, cfg, addr, dewyOpts{}) }
 
 // sleepersWith lists the live processes whose command line has marker.
 func sleepersWith(marker string) []int {

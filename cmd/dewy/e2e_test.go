@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,26 +75,43 @@ type dewyOpts struct {
 	stderr *os.File
 	// extraFiles are handed to dewy open, as fds 3, 4, ...
 	extraFiles []*os.File
+	// command replaces the app's command.
+	command []string
 }
 
 func startDewyWith(t *testing.T, o dewyOpts) *dewyProc {
 	t.Helper()
-	dewy, app := binaries(t)
+	cfg, addr := writeConfig(t, o)
+	return launch(t, cfg, addr, o)
+}
+
+// writeConfig writes the test config (the example app "web" on a free
+// loopback port, or o.command) and returns its path and the address.
+func writeConfig(t *testing.T, o dewyOpts) (cfg, addr string) {
+	t.Helper()
+	_, app := binaries(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
+	addr = ln.Addr().String()
 	ln.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "dewy.hcl")
+	command := fmt.Sprintf("[%q, \"-startup-delay\", \"50ms\", \"-first-request-grace\", \"300ms\"]", app)
+	if o.command != nil {
+		var q []string
+		for _, a := range o.command {
+			q = append(q, strconv.Quote(a))
+		}
+		command = "[" + strings.Join(q, ", ") + "]"
+	}
+	cfg = filepath.Join(t.TempDir(), "dewy.hcl")
 	src := fmt.Sprintf(`
 agent {
   log_format = "json"
   log_level  = "debug"
 }
 app "web" {
-  command = [%q, "-startup-delay", "50ms", "-first-request-grace", "300ms"]
+  command = %s
   listen  = [%q]
   ready {
     http     = "/healthz"
@@ -104,10 +122,19 @@ app "web" {
   }
 %s
 }
-%s`, app, addr, o.web, o.extra)
+%s`, command, addr, o.web, o.extra)
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return cfg, addr
+}
+
+// launch runs dewy on cfg, stopped (TERM, then KILL) when the test ends,
+// and waits until the app serves on addr.
+func launch(t *testing.T, cfg, addr string, o dewyOpts) *dewyProc {
+	t.Helper()
+	dewy, _ := binaries(t)
+	dir := filepath.Dir(cfg)
 	d := &dewyProc{cmd: exec.Command(dewy, append([]string{"-c", cfg, "--state-dir", dir}, o.args...)...), addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd.Stderr = d.log
 	if o.stderr != nil {
@@ -116,6 +143,9 @@ app "web" {
 	d.cmd.Stdout = io.Discard
 	d.cmd.Dir = o.dir
 	d.cmd.ExtraFiles = o.extraFiles
+	// Processes a SIGKILLed dewy left may hold its stderr: Wait does not
+	// wait for them to close it.
+	d.cmd.WaitDelay = time.Second
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
