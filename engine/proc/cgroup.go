@@ -87,6 +87,26 @@ func newCgroupTree(scope, instance string) (*cgroupTree, error) {
 	return t, nil
 }
 
+// pruneEmpty removes the empty cgroups that dead instances of any agent
+// left beside this one's (a dewy killed with SIGKILL cannot remove its
+// own): only empty ones, which no agent can still use, since a cgroup
+// that holds a process cannot be removed.
+func (t *cgroupTree) pruneEmpty() {
+	parent := filepath.Dir(t.scopeDir)
+	scopes, _ := filepath.Glob(filepath.Join(parent, "dewy-*"))
+	for _, scope := range scopes {
+		insts, _ := os.ReadDir(scope)
+		for _, e := range insts {
+			if e.IsDir() && !instanceAlive(e.Name()) {
+				removeCgroupTree(filepath.Join(scope, e.Name()))
+			}
+		}
+		if scope != t.scopeDir {
+			_ = os.Remove(scope)
+		}
+	}
+}
+
 // leaf creates the cgroup of one generation.
 func (t *cgroupTree) leaf(m Member) (*cgroupLeaf, error) {
 	dir := filepath.Join(t.dir, "app-"+m.App, "gen-"+strconv.Itoa(m.Generation))

@@ -181,6 +181,7 @@ func (c *Containment) SweepLeftovers(ctx context.Context, timeout time.Duration)
 				stale = append(stale, filepath.Join(c.cg.scopeDir, e.Name()))
 			}
 		}
+		c.cg.pruneEmpty()
 	}
 	if len(fds) == 0 && len(stale) == 0 {
 		return nil, nil

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -188,4 +189,44 @@ func TestSweepLeftoversOfADeadInstance(t *testing.T) {
 	if len(liveWith(ours)) != 1 || len(liveWith(other)) != 1 {
 		t.Fatal("the sweep stopped a process of this instance or of another agent")
 	}
+}
+
+// A dewy killed with SIGKILL cannot remove its cgroups: the next one of
+// any agent removes those that are empty, and ends and removes its own
+// agent's populated ones.
+func TestSweepRemovesStaleCgroups(t *testing.T) {
+	c, err := NewContainment(ContainmentOptions{Scope: fmt.Sprintf("prune%d", rand.IntN(1e9)), Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cg == nil {
+		t.Skipf("no cgroup here: %s", c.Mode())
+	}
+	defer c.close()
+	other := filepath.Join(filepath.Dir(c.cg.scopeDir), fmt.Sprintf("dewy-other%d", rand.IntN(1e9)))
+	emptyDead := filepath.Join(other, "1-1", "app-web", "gen-3")
+	ownDead := filepath.Join(c.cg.scopeDir, "2-2", "app-web", "gen-1")
+	for _, d := range []string{emptyDead, ownDead} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	marker := newMarker()
+	sleeper := exec.Command("setsid", "sleep", marker)
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
+	if err := os.WriteFile(filepath.Join(ownDead, "cgroup.procs"), []byte(fmt.Sprint(sleeper.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SweepLeftovers(context.Background(), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{other, filepath.Join(c.cg.scopeDir, "2-2")} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s is still there", d)
+		}
+	}
+	testutil.Eventually(t, "the process in the stale cgroup to be ended", 5*time.Second, func() bool { return len(liveWith(marker)) == 0 })
 }
