@@ -145,6 +145,8 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 			out.StateDir = v
 		case KeyAdminSocket:
 			out.AdminSocket = v
+		case KeyContainment:
+			out.Containment = v
 		case KeyPidFile:
 			// A relative path in the file is relative to the file's folder.
 			if v != "" && o.rng != nil && !filepath.IsAbs(v) {

@@ -101,6 +101,7 @@ const (
 	KeyStateDir    = "state_dir"
 	KeyAdminSocket = "admin_socket"
 	KeyPidFile     = "pid_file"
+	KeyContainment = "containment"
 )
 
 // DefaultPath is where dewy looks for its config when none is given.
@@ -123,6 +124,7 @@ func Spec() BlockSpec {
 					{Name: KeyStateDir, Kind: KindString, Default: "/var/lib/dewy", Doc: "Absolute directory for the download cache and state. Env DEWY_STATE_DIR, flag --state-dir."},
 					{Name: KeyAdminSocket, Kind: KindString, Default: "/run/dewy.sock", Doc: "Absolute path of the local control socket. Env DEWY_ADMIN_SOCKET, flag --admin-socket."},
 					{Name: KeyPidFile, Kind: KindString, Doc: "Write dewy's pid here once it is up; removed at exit. A relative path is resolved against the config file's folder (from env or flag: the working directory). Env DEWY_PID_FILE, flag --pid-file."},
+					{Name: KeyContainment, Kind: KindString, Default: "auto", Enum: []string{"auto", "token"}, Doc: "How the processes of a generation are found when it stops: auto (a cgroup v2 per generation where dewy may create one, else the DEWY_TOKEN environment token) or token (never a cgroup: another manager owns the cgroup tree). Env DEWY_CONTAINMENT, flag --containment."},
 				},
 			},
 			{

@@ -152,12 +152,15 @@ func New(o Options) *Engine {
 // action (or ctx ending) has stopped every app. It returns nil after a
 // clean shutdown, or an error when the apps could not be started.
 func (e *Engine) Run(ctx context.Context) error {
+	subreaper := false
 	if e.o.Subreaper {
 		if err := proc.SetSubreaper(); err != nil {
 			e.log.Warn().Err(err).Msg("cannot become a child subreaper; escaped grandchildren of apps will be reaped by init")
+		} else {
+			subreaper = true
 		}
 	}
-	contain, err := e.contain(ctx)
+	contain, err := e.contain(ctx, subreaper)
 	if err != nil {
 		return err
 	}
@@ -216,11 +219,11 @@ const leftoverTimeout = 10 * time.Second
 // contain prepares the containment of generations and stops what an
 // earlier, dead instance of this agent left running (it may hold the
 // agent's ports), before anything is bound.
-func (e *Engine) contain(ctx context.Context) (*proc.Containment, error) {
+func (e *Engine) contain(ctx context.Context, subreaper bool) (*proc.Containment, error) {
 	if e.o.Scope == "" {
 		return nil, nil
 	}
-	c, err := proc.NewContainment(proc.ContainmentOptions{Scope: e.o.Scope, NoCgroup: e.o.NoCgroup, Subreaper: e.o.Subreaper, Logger: e.log})
+	c, err := proc.NewContainment(proc.ContainmentOptions{Scope: e.o.Scope, NoCgroup: e.o.NoCgroup, Subreaper: subreaper, Logger: e.log})
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,14 @@ func forkingConfig(t *testing.T) (cfg, addr, marker string) {
 	return cfg, addr, marker
 }
 
-func runDewy(t *testing.T, cfg, addr string) *dewyProc { return launch(t, cfg, addr, dewyOpts{}) }
+// containmentModes are the agent's containment settings: "auto" uses a
+// cgroup where this machine lets dewy make one (as root here), "token"
+// never does.
+var containmentModes = []string{"auto", "token"}
+
+func runDewy(t *testing.T, cfg, addr, mode string) *dewyProc {
+	return launch(t, cfg, addr, dewyOpts{args: []string{"--containment", mode}})
+}
 
 // sleepersWith lists the live processes whose command line has marker.
 func sleepersWith(marker string) []int {
@@ -45,8 +52,17 @@ func sleepersWith(marker string) []int {
 }
 
 func TestTERMStopsEscapedHelpers(t *testing.T) {
+	for _, mode := range containmentModes {
+		t.Run(mode, func(t *testing.T) { testTERMStopsEscapedHelpers(t, mode) })
+	}
+}
+
+func testTERMStopsEscapedHelpers(t *testing.T, mode string) {
 	cfg, addr, marker := forkingConfig(t)
-	d := runDewy(t, cfg, addr)
+	d := runDewy(t, cfg, addr, mode)
+	if mode == "token" && !strings.Contains(d.log.String(), `"containment":"environment token`) {
+		t.Fatal("containment = token did not keep dewy to the environment token")
+	}
 	testutil.Eventually(t, "both helpers to run", 5*time.Second, func() bool { return len(sleepersWith(marker)) == 2 })
 
 	// Three restarts: each retired generation takes its helpers with it.
@@ -79,8 +95,14 @@ func TestTERMStopsEscapedHelpers(t *testing.T) {
 }
 
 func TestFreshDewyStopsWhatAKilledOneLeft(t *testing.T) {
+	for _, mode := range containmentModes {
+		t.Run(mode, func(t *testing.T) { testFreshDewyStopsWhatAKilledOneLeft(t, mode) })
+	}
+}
+
+func testFreshDewyStopsWhatAKilledOneLeft(t *testing.T, mode string) {
 	cfg, addr, marker := forkingConfig(t)
-	d := runDewy(t, cfg, addr)
+	d := runDewy(t, cfg, addr, mode)
 	testutil.Eventually(t, "both helpers to run", 5*time.Second, func() bool { return len(sleepersWith(marker)) == 2 })
 	if err := d.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -96,7 +118,7 @@ func TestFreshDewyStopsWhatAKilledOneLeft(t *testing.T) {
 		t.Fatal("the port is free: the helpers should hold it")
 	}
 
-	d2 := runDewy(t, cfg, addr)
+	d2 := runDewy(t, cfg, addr, mode)
 	if !strings.Contains(d2.log.String(), "stopped processes an earlier dewy of this config left running") {
 		t.Fatal("the fresh dewy did not say it stopped the leftovers")
 	}

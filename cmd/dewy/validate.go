@@ -141,7 +141,8 @@ func printPlan(w io.Writer, path string, p *plan.Plan) {
 	values := map[string]string{
 		config.KeyLogLevel: p.Agent.LogLevel, config.KeyLogFormat: p.Agent.LogFormat,
 		config.KeyStateDir: p.Agent.StateDir, config.KeyAdminSocket: p.Agent.AdminSocket,
-		config.KeyPidFile: p.Agent.PidFile,
+		config.KeyPidFile:     p.Agent.PidFile,
+		config.KeyContainment: p.Agent.Containment,
 	}
 	for _, k := range keys {
 		v := values[k]

@@ -42,6 +42,9 @@ type Agent struct {
 	// file's folder; one from a flag or DEWY_PID_FILE is left relative
 	// (to the working directory).
 	PidFile string
+	// Containment is "auto" (cgroup v2 where possible, else the token) or
+	// "token".
+	Containment string
 	// Origins maps each setting's key ("log_level") to where its value
 	// came from: "default", "dewy.hcl:3:3", "env DEWY_LOG_LEVEL", "flag --log-level".
 	Origins map[string]string
