@@ -126,6 +126,11 @@ func (c *compiler) registries() {
 				c.errorf(b.URL.Range, "Invalid registry URL", "%s", problem)
 			} else {
 				reg.URL, reg.Scheme = u, u.Scheme
+				if u.Scheme == "file" && u.Opaque != "" {
+					// file:relative/dir: the file's folder's, like every
+					// relative path in the file.
+					u.Path, u.Opaque = c.resolve(u.Opaque), ""
+				}
 				q := u.Query()
 				reg.PreRelease, _ = strconv.ParseBool(q.Get("pre-release"))
 				reg.Artifact = q.Get("artifact")

@@ -21,6 +21,9 @@ func TestRelativePathsAreTheFilesFolders(t *testing.T) {
 app "b" {
   command = ["sh", "-c", "true"]
 }
+registry "local" {
+  url = "file:releases/web"
+}
 `
 	res := LoadSource([]byte(src), "/etc/dewy/dewy.hcl", Inputs{})
 	if res.Diags.HasErrors() {
@@ -34,6 +37,7 @@ app "b" {
 		{a.EnvFile, "/etc/dewy/a.env"},
 		{a.Output.File, "/etc/dewy/logs/a.log"},
 		{b.Command[0], "sh"},
+		{res.Plan.Registries["local"].URL.Path, "/etc/dewy/releases/web"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)

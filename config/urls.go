@@ -23,7 +23,10 @@ type urlRule struct {
 }
 
 var registryRules = []urlRule{
-	{scheme: "file", form: "file:///absolute/dir", query: []string{"pre-release", "artifact"}, bools: []string{"pre-release"}, check: func(u *url.URL) string {
+	{scheme: "file", form: "file:///absolute/dir (or file:relative/dir, relative to this file's folder)", query: []string{"pre-release", "artifact"}, bools: []string{"pre-release"}, check: func(u *url.URL) string {
+		if u.Opaque != "" {
+			return "" // file:relative/dir, resolved against the file's folder
+		}
 		if u.Host != "" && u.Host != "localhost" {
 			return fmt.Sprintf("a file URL names a local directory, but this one has the host %q. Write file:///dir (three slashes)", u.Host)
 		}
