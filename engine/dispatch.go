@@ -183,7 +183,7 @@ func waitSettled(ctx context.Context, s *supervisor.Supervisor) bool {
 		switch s.Status().State {
 		case supervisor.StateRunning:
 			return true
-		case supervisor.StateBackoff, supervisor.StateCrashLoop, supervisor.StateExited, supervisor.StateStopped, supervisor.StateNotReady:
+		case supervisor.StateBackoff, supervisor.StateCrashLoop, supervisor.StateExited, supervisor.StateStopped, supervisor.StateNotReady, supervisor.StateWaiting:
 			return false
 		}
 		select {

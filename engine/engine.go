@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dewyhq/dewy/actions"
+	"github.com/dewyhq/dewy/engine/deploy"
 	"github.com/dewyhq/dewy/engine/event"
 	"github.com/dewyhq/dewy/engine/ids"
 	"github.com/dewyhq/dewy/engine/plan"
@@ -104,6 +105,9 @@ type Engine struct {
 	reloadMu sync.Mutex
 	// stopping: STOPPING=1 went to systemd; no READY=1 after it.
 	stopping atomic.Bool
+	// deployers keep the apps with a registry on their newest release;
+	// set before the loop starts, read-only after.
+	deployers map[string]*deploy.Deployer
 }
 
 // appRun is one running supervisor and the sockets it was given. The
@@ -197,9 +201,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		held[a.Name] = s
 	}
+	e.deployers = e.newDeployers()
 	for _, a := range e.plan.Apps {
-		e.apps[a.Name] = e.newAppRun(a, held[a.Name], nil, 0)
+		// An app deployed from a registry with nothing deployed yet waits
+		// for its first release: the first poll deploys and starts it.
+		d := e.deployers[a.Name]
+		e.apps[a.Name] = e.newAppRun(a, held[a.Name], nil, 0, d != nil && !d.HasRelease())
 	}
+	e.startPollers()
 	e.actionsWG.Add(1)
 	go func() {
 		defer e.actionsWG.Done()
@@ -246,7 +255,7 @@ func (e *Engine) contain(ctx context.Context, subreaper bool) (*proc.Containment
 // appsWG. gens and restarts carry a replaced app's generation counter and
 // restart count over (nil and 0 for a new app). It must run on the loop
 // goroutine (or before the loop starts), never after shutdown began.
-func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, gens *supervisor.Counter, restarts int) *appRun {
+func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, gens *supervisor.Counter, restarts int, waitForRelease bool) *appRun {
 	if gens == nil {
 		gens = &supervisor.Counter{}
 	}
@@ -254,6 +263,7 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, gens *supervisor.Coun
 	sup := supervisor.New(supervisor.Options{
 		App: a, Sockets: socks, Spawner: e.spawn, Logger: e.log,
 		Emit: e.emit, Environ: e.o.Environ, Generations: gens, Restarts: restarts,
+		WaitForRelease: waitForRelease,
 	})
 	ctx, cancel := context.WithCancel(e.appsCtx)
 	r := &appRun{def: a, sup: sup, socks: socks, gens: gens, cancel: cancel}

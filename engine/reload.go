@@ -274,10 +274,10 @@ func (r *reloadRun) startNew(e *Engine) error {
 		for _, st := range r.rp.steps {
 			switch st.change {
 			case add:
-				r.started[st.name] = e.newAppRun(st.def, r.setFor(st.def), nil, 0)
+				r.started[st.name] = e.newAppRun(st.def, r.setFor(st.def), nil, 0, false)
 			case replace:
 				prev := r.prev[st.name]
-				r.started[st.name] = e.newAppRun(st.def, r.setFor(st.def), prev.gens, prev.sup.Status().Restarts+1)
+				r.started[st.name] = e.newAppRun(st.def, r.setFor(st.def), prev.gens, prev.sup.Status().Restarts+1, false)
 			}
 		}
 	}) {

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dewyhq/dewy/actions"
+	"github.com/dewyhq/dewy/engine/deploy"
 	"github.com/dewyhq/dewy/engine/supervisor"
 )
 
@@ -118,15 +119,14 @@ func (t *target) Shutdown(cause string) {
 
 func (t *target) Reload(ctx context.Context) error { return t.e.reload(ctx) }
 
-// Deploy and Rollback wait for the registry pollers of the deploy issue.
-func (t *target) Deploy(_ context.Context, apps []string) error {
-	t.e.log.Warn().Strs("apps", apps).Msg("deploy: no registry configured: pulling releases is not built yet in this dewy; nothing to deploy")
-	return nil
+// Deploy checks the apps' registries now and deploys what is newer.
+func (t *target) Deploy(ctx context.Context, apps []string) error {
+	return t.e.eachDeployer(apps, func(d *deploy.Deployer) error { return d.Deploy(ctx, "signal") })
 }
 
-func (t *target) Rollback(_ context.Context, apps []string) error {
-	t.e.log.Warn().Strs("apps", apps).Msg("rollback: no registry configured: releases are not managed yet in this dewy; nothing to roll back")
-	return nil
+// Rollback switches the apps back to their previous kept release.
+func (t *target) Rollback(ctx context.Context, apps []string) error {
+	return t.e.eachDeployer(apps, func(d *deploy.Deployer) error { return d.Rollback(ctx, "signal") })
 }
 
 func (t *target) Emit(ev actions.Event) { t.e.emit(ev) }

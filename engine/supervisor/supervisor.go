@@ -23,6 +23,7 @@ import (
 const (
 	StateStarting   = "starting"   // a generation runs but is not ready yet, and none serves
 	StateNotReady   = "not-ready"  // the only generation missed its readiness timeout; it runs and is still checked
+	StateWaiting    = "waiting"    // no release is deployed yet: the first deploy starts the app
 	StateRunning    = "running"    // the current generation is ready
 	StateRestarting = "restarting" // a new generation starts beside the serving one
 	StateBackoff    = "backoff"    // no worker; the next start waits for the backoff delay
@@ -87,6 +88,9 @@ type Options struct {
 	// Restarts is where the restart count starts (a replacement after a
 	// reload goes on from its predecessor's).
 	Restarts int
+	// WaitForRelease starts no generation until the first Restart: an app
+	// whose release is not deployed yet has nothing to run.
+	WaitForRelease bool
 	// Stdout and Stderr receive the app's output when App.Output.File is
 	// empty (nil: os.Stdout and os.Stderr).
 	Stdout, Stderr *os.File
@@ -282,7 +286,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.stopCtx, s.stopCancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.stopCancel()
 
-	if ctx.Err() == nil {
+	if ctx.Err() == nil && s.opts.WaitForRelease {
+		s.setState(StateWaiting)
+	} else if ctx.Err() == nil {
 		select {
 		case <-s.killCh:
 		default:

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dewyhq/dewy/internal/testutil"
+)
+
+// The deploy loop against the file registry, with the real dewy and the
+// example app: publish v1.0.0, dewy deploys and serves it; publish v1.1.0
+// under load, no request fails; publish a broken v1.2.0, the old release
+// serves throughout and v1.2.0 is not tried again; publish a v1.3.0 whose
+// archive climbs out of its folder, refused with nothing written outside.
+
+// fileRegistry is a file:// registry folder the test publishes into.
+type fileRegistry struct {
+	t   *testing.T
+	dir string
+}
+
+// publish adds a release atomically: written under a hidden name, renamed.
+func (r fileRegistry) publish(version string, files map[string][]byte, mode os.FileMode) {
+	r.t.Helper()
+	tmp := filepath.Join(r.dir, "."+version)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(tmp, name), b, mode); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	if err := os.Rename(tmp, filepath.Join(r.dir, version)); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func platformArtifact(ext string) string {
+	return fmt.Sprintf("httpserver_%s_%s%s", runtime.GOOS, runtime.GOARCH, ext)
+}
+
+// tarGz builds a .tar.gz of regular files (name, content).
+func tarGz(t *testing.T, entries [][2]string) []byte {
+	t.Helper()
+	var buf strings.Builder
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range entries {
+		if err := tw.WriteHeader(&tar.Header{Name: e[0], Mode: 0o755, Size: int64(len(e[1])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(e[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(buf.String())
+}
+
+func TestDeployLoopWithTheFileRegistry(t *testing.T) {
+	_, app := binaries(t)
+	appBin, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	reg := fileRegistry{t: t, dir: filepath.Join(root, "registry")}
+	if err := os.MkdirAll(reg.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	appDir := filepath.Join(root, "web")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := filepath.Join(root, "dewy.hcl")
+	src := fmt.Sprintf(`
+agent {
+  log_format = "json"
+  log_level  = "debug"
+}
+registry "r" {
+  url      = "file://%s"
+  interval = "1s"
+}
+app "web" {
+  registry = "r"
+  dir      = %q
+  command  = [%q, "-startup-delay", "50ms"]
+  listen   = [%q]
+  ready {
+    http     = "/healthz"
+    interval = "20ms"
+    timeout  = "5s"
+  }
+  stop {
+    timeout = "10s"
+  }
+}
+`, reg.dir, appDir, filepath.Join(appDir, "current", platformArtifact("")), addr)
+	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	bin := map[string][]byte{platformArtifact(""): appBin}
+	reg.publish("v1.0.0", bin, 0o755)
+	d := launch(t, cfg, addr, dewyOpts{})
+	current := func() string {
+		target, _ := os.Readlink(filepath.Join(appDir, "current"))
+		return target
+	}
+	if !strings.HasSuffix(current(), "_v1.0.0") {
+		t.Fatalf("current -> %q after the first deploy, want v1.0.0", current())
+	}
+
+	// Load: 8 clients, each request on a new connection.
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := fetch(addr); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	stopLoad := func() {
+		close(stop)
+		wg.Wait()
+	}
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			stopLoad()
+		}
+	}()
+
+	reg.publish("v1.1.0", bin, 0o755)
+	testutil.Eventually(t, "v1.1.0 deployed", 30*time.Second, func() bool { return strings.HasSuffix(current(), "_v1.1.0") })
+	testutil.Eventually(t, "the deploy to finish", 30*time.Second, func() bool {
+		return strings.Contains(d.log.String(), `"message":"release deployed"`) && strings.Count(d.log.String(), `"message":"release deployed"`) == 2
+	})
+
+	// A broken release: exits at once.
+	reg.publish("v1.2.0", map[string][]byte{platformArtifact(""): []byte("#!/bin/sh\nexit 3\n")}, 0o755)
+	testutil.Eventually(t, "v1.2.0 refused", 30*time.Second, func() bool {
+		return strings.Contains(d.log.String(), "this version is not tried again")
+	})
+	if !strings.HasSuffix(current(), "_v1.1.0") {
+		t.Fatalf("current -> %q after the broken v1.2.0, want v1.1.0", current())
+	}
+
+	// An archive that climbs out of its folder.
+	evil := tarGz(t, [][2]string{{"ok.txt", "fine"}, {"../../escaped.txt", "owned"}})
+	reg.publish("v1.3.0", map[string][]byte{platformArtifact(".tar.gz"): evil}, 0o644)
+	testutil.Eventually(t, "v1.3.0 refused", 30*time.Second, func() bool {
+		return strings.Count(d.log.String(), "this version is not tried again") == 2
+	})
+	time.Sleep(3 * time.Second) // three more polls: nothing retried
+	stopLoad()
+
+	if n := strings.Count(d.log.String(), `"version":"v1.2.0","cause":"poll"`); n != 1 {
+		t.Errorf("v1.2.0 was tried %d times, want once", n)
+	}
+	for _, p := range []string{filepath.Join(root, "escaped.txt"), filepath.Join(appDir, "escaped.txt"), filepath.Join(appDir, "releases", "escaped.txt")} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("the v1.3.0 archive wrote %s", p)
+		}
+	}
+	if !strings.HasSuffix(current(), "_v1.1.0") {
+		t.Errorf("current -> %q at the end, want v1.1.0", current())
+	}
+	if failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed during the deploys (first: %v)", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
+	}
+	t.Logf("%d requests, %d failed, over an upgrade, a broken release and a refused archive", ok.Load()+failed.Load(), failed.Load())
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-d.done
+}

@@ -1,0 +1,105 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dewyhq/dewy/listener"
+)
+
+// hookTimeout bounds a hook; then its whole process group is killed.
+const hookTimeout = 5 * time.Minute
+
+// maxHookOutput is how much of a hook's output is kept for the log.
+const maxHookOutput = 64 << 10
+
+// hookEnv is what a hook learns of the deploy.
+type hookEnv struct {
+	app, version, previous, dir, deployID string
+}
+
+func (h hookEnv) list() []string {
+	env := os.Environ()
+	return append(env,
+		listener.EnvApp+"="+h.app,
+		"DEWY_VERSION="+h.version,
+		"DEWY_PREVIOUS_VERSION="+h.previous,
+		"DEWY_RELEASE_DIR="+h.dir,
+		"DEWY_DEPLOY_ID="+h.deployID,
+	)
+}
+
+// runHook runs script with /bin/sh -c in dir. A non-zero exit, a signal
+// or the timeout is an error carrying the end of its output; the output is
+// logged either way.
+func runHook(ctx context.Context, log zerolog.Logger, name, script, dir string, env hookEnv) error {
+	if strings.TrimSpace(script) == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, hookTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = env.list()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	var out limitedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	started := time.Now()
+	err := cmd.Run()
+	ev := log.Info()
+	if err != nil {
+		ev = log.Warn()
+	}
+	ev.Str("hook", name).Dur("took", time.Since(started).Round(time.Millisecond)).Str("output", out.String()).Msg("hook ran")
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%s hook did not finish within %s; its process group was killed", name, hookTimeout)
+	default:
+		return fmt.Errorf("%s hook: %w: %s", name, err, lastLine(out.String()))
+	}
+}
+
+// limitedBuffer keeps the first maxHookOutput bytes written to it.
+type limitedBuffer struct {
+	b         bytes.Buffer
+	truncated bool
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := maxHookOutput - l.b.Len(); room < len(p) {
+		l.truncated = true
+		if room > 0 {
+			l.b.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *limitedBuffer) String() string {
+	if l.truncated {
+		return l.b.String() + "\n[output truncated]"
+	}
+	return l.b.String()
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/dewyhq/dewy/engine/deploy"
+	"github.com/dewyhq/dewy/engine/plan"
+	"github.com/dewyhq/dewy/registry"
+	"github.com/dewyhq/dewy/registry/file"
+)
+
+// openRegistry returns the client of a registry block. Only file:// is
+// built so far; the others are validated by the config and refused here
+// with a clear error.
+func openRegistry(r plan.Registry) (registry.Registry, error) {
+	switch r.Scheme {
+	case "file":
+		return file.New(r.URL.Path)
+	default:
+		return nil, fmt.Errorf("registry %q: %s:// registries are not built yet in this dewy (file:// is)", r.Name, r.Scheme)
+	}
+}
+
+// newDeployers makes the deployer of every app with a registry. An app
+// whose registry cannot be opened is logged and left without one: it runs
+// what its current link points at, if anything.
+func (e *Engine) newDeployers() map[string]*deploy.Deployer {
+	out := map[string]*deploy.Deployer{}
+	host, _ := os.Hostname()
+	for _, a := range e.plan.Apps {
+		if a.Registry == "" {
+			continue
+		}
+		def := e.plan.Registries[a.Registry]
+		src, err := openRegistry(def)
+		if err == nil {
+			var d *deploy.Deployer
+			d, err = deploy.New(deploy.Options{
+				App: a, Registry: def, Source: src, StateDir: e.plan.Agent.StateDir, Host: host,
+				Restart: e.restartFunc(a.Name), Emit: e.emit, IDs: e.ids, Logger: e.log,
+			})
+			if err == nil {
+				out[a.Name] = d
+				continue
+			}
+		}
+		e.log.Error().Err(err).Str("app", a.Name).Msg("the app is not deployed from its registry")
+	}
+	return out
+}
+
+// restartFunc restarts app gracefully through its current supervisor.
+func (e *Engine) restartFunc(app string) func(context.Context, string) error {
+	return func(ctx context.Context, cause string) error {
+		sups, err := (&target{e: e}).sups([]string{app})
+		if err != nil {
+			return err
+		}
+		return sups[app].Restart(ctx, cause)
+	}
+}
+
+// startPollers polls every deployer's registry under the scheduler's
+// context: the shutdown stops them first.
+func (e *Engine) startPollers() {
+	for _, d := range e.deployers {
+		e.actionsWG.Add(1)
+		go func() {
+			defer e.actionsWG.Done()
+			d.Poll(e.schedCtx)
+		}()
+	}
+}
+
+// deployersOf returns the deployers of apps, an error naming the apps
+// that have none.
+func (e *Engine) deployersOf(apps []string) (map[string]*deploy.Deployer, error) {
+	out := map[string]*deploy.Deployer{}
+	var errs []error
+	for _, a := range apps {
+		if d, ok := e.deployers[a]; ok {
+			out[a] = d
+		} else {
+			errs = append(errs, fmt.Errorf("app %q: %w", a, errNoDeployer))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+var errNoDeployer = errors.New("not deployed from a registry")
+
+// eachDeployer runs fn for the apps' deployers concurrently.
+func (e *Engine) eachDeployer(apps []string, fn func(*deploy.Deployer) error) error {
+	ds, err := e.deployersOf(apps)
+	errs := make(chan error, len(ds))
+	for _, d := range ds {
+		go func() { errs <- fn(d) }()
+	}
+	all := []error{err}
+	for range ds {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
