@@ -186,15 +186,18 @@ func noCandidate(seen int, skipped []Skip, opts Options) error {
 		case NotAVersion:
 			p = fmt.Sprintf("%d not %s (first: %v)", n, what, first.Err)
 		case PreReleaseNotAllowed:
-			p = fmt.Sprintf("%d pre-releases, not allowed (first: %q)", n, first.Tag)
+			p = fmt.Sprintf("%d pre-release%s not allowed (first: %q)", n, plural(n), first.Tag)
 		case OtherSlot:
 			p = fmt.Sprintf("%d not in slot %q (first: %q)", n, opts.Slot, first.Tag)
 		}
 		parts = append(parts, p)
 	}
-	noun := "tags"
-	if seen == 1 {
-		noun = "tag"
+	return fmt.Errorf("%w among %d tag%s: %s", ErrNoCandidate, seen, plural(seen), strings.Join(parts, "; "))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
 	}
-	return fmt.Errorf("%w among %d %s: %s", ErrNoCandidate, seen, noun, strings.Join(parts, "; "))
+	return "s"
 }

@@ -122,7 +122,7 @@ func TestNewest(t *testing.T) {
 				{"main", NotAVersion}, {"v1.1.0-rc.1+blue", PreReleaseNotAllowed},
 			},
 			err: `no candidate version among 5 tags: 2 not semver (first: semver "latest": want MAJOR.MINOR.PATCH, major is not a number); ` +
-				`2 pre-releases, not allowed (first: "v1.0.0-rc.1"); 1 not in slot "blue" (first: "v0.9.0+green")`,
+				`2 pre-releases not allowed (first: "v1.0.0-rc.1"); 1 not in slot "blue" (first: "v0.9.0+green")`,
 		},
 		{
 			name:    "calver: nothing matches the format",
