@@ -223,7 +223,7 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, 
 	}
 	v, skipped, err := version.Newest(tags, d.versionOptions())
 	for _, s := range skipped {
-		log.Debug().Str("tag", s.Tag).Str("why", s.Reason).Msg("not a candidate")
+		log.Debug().Str("tag", s.Tag).Str("why", s.String()).Msg("not a candidate")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("newest release: %w", err)
@@ -234,7 +234,7 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, 
 		return nil, err
 	}
 	if prev != "" {
-		if cur, err := version.Parse(release.VersionOf(prev), d.versionOptions()); err == nil && version.Compare(v, cur) <= 0 {
+		if cur, err := version.ParseSemver(release.VersionOf(prev)); err == nil && version.Compare(v, cur) <= 0 {
 			log.Debug().Str("newest", tag).Str("deployed", cur.String()).Msg("up to date")
 			return nil, nil
 		}

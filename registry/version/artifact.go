@@ -21,8 +21,8 @@ var osAliases = map[string][]string{
 var archAliases = map[string][]string{
 	"amd64": {"amd64", "x64"},
 	"arm64": {"arm64", "aarch64"},
-	"arm":   {"arm"},
-	"386":   {"386", "i386", "x86"},
+	"arm":   {"arm", "armv6", "armv7", "armhf"},
+	"386":   {"386", "i386", "i686", "x86"},
 }
 
 // PickArtifact chooses the asset of a release to download among names.

@@ -48,7 +48,7 @@ func TestPickArtifact(t *testing.T) {
 		{name: "x86_64 apple", names: rust, goos: "darwin", goarch: "amd64", want: "tool-x86_64-apple-darwin.tar.gz"},
 		{
 			name: "x86 of 386 never takes x86_64", names: rust, goos: "linux", goarch: "386",
-			err: `no artifact for linux/386: looked for OS linux and architecture 386|i386|x86`,
+			err: `no artifact for linux/386: looked for OS linux and architecture 386|i386|i686|x86`,
 		},
 		{name: "x86 is 386", names: []string{"app-linux-x86.zip", "app-linux-x86_64.zip", "app-linux-x86-64.zip"}, goos: "linux", goarch: "386", want: "app-linux-x86.zip"},
 		{name: "x86-64 is amd64", names: []string{"app-linux-x86.zip", "app-linux-x86-64.zip"}, goos: "linux", goarch: "amd64", want: "app-linux-x86-64.zip"},
@@ -62,9 +62,10 @@ func TestPickArtifact(t *testing.T) {
 		{name: "other GOARCH by its name", names: []string{"app_linux_riscv64.tgz", "app_linux_amd64.tgz"}, goos: "linux", goarch: "riscv64", want: "app_linux_riscv64.tgz"},
 		{name: "duplicate names are one", names: []string{"app_linux_amd64.tgz", "app_linux_amd64.tgz"}, goos: "linux", goarch: "amd64", want: "app_linux_amd64.tgz"},
 		{
-			name: "words, not substrings", names: []string{"linuxtools_amd64.tgz", "app_linux_amd64x.tgz", "app_linux_armv7.tgz"}, goos: "linux", goarch: "arm",
+			name: "words, not substrings", names: []string{"linuxtools_amd64.tgz", "app_linux_amd64x.tgz", "app_linux_armx.tgz"}, goos: "linux", goarch: "arm",
 			err: "no artifact for linux/arm",
 		},
+		{name: "armv7 is arm", names: []string{"app_linux_armv7.tgz", "app_linux_arm64.tgz"}, goos: "linux", goarch: "arm", want: "app_linux_armv7.tgz"},
 		{
 			name: "words, not substrings (amd64)", names: []string{"linuxtools_amd64.tgz", "app_linux_amd64x.tgz"}, goos: "linux", goarch: "amd64",
 			err: `no artifact for linux/amd64: looked for OS linux and architecture amd64|x64 as words separated by _ - . in ["app_linux_amd64x.tgz" "linuxtools_amd64.tgz"]`,
