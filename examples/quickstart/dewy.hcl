@@ -1,17 +1,28 @@
-# Quick start: the example HTTP app under dewy, on 127.0.0.1:8080.
-# Build both binaries into ./bin first (see the README):
+# Quick start: dewy's main job on a fresh machine. The example HTTP app is
+# published into a local file:// registry; dewy deploys it into
+# .dewy/app/releases/<id>/, points .dewy/app/current at it, serves it on
+# 127.0.0.1:8080, and deploys each newer version it finds with no request
+# lost. From the repository's root (see the README):
 #
-#   go build -o bin/ ./cmd/dewy ./examples/apps/httpserver
-#   bin/dewy -c examples/quickstart/dewy.hcl --state-dir "$PWD/.dewy" --pid-file bin/dewy.pid
+#   go build -o .dewy/registry/v1.0.0/ ./examples/apps/httpserver && go build -o bin/ ./cmd/dewy &&
+#     bin/dewy -c examples/quickstart/dewy.hcl --state-dir "$PWD/.dewy" --pid-file bin/dewy.pid
 #
-# then in another terminal:
+# then, in another terminal, publish v1.1.0 (built aside, renamed into place):
 #
-#   curl -s 127.0.0.1:8080/            # pid and generation of the worker
-#   kill -USR1 "$(cat bin/dewy.pid)"  # zero-downtime restart
+#   go build -o .dewy/registry/.v1.1.0/ ./examples/apps/httpserver && mv .dewy/registry/.v1.1.0 .dewy/registry/v1.1.0
+#
+# Relative paths are relative to this file's folder.
+registry "local" {
+  url      = "file:../../.dewy/registry"
+  artifact = "httpserver" # the file in each version's folder
+  interval = "2s"
+}
+
 app "hello" {
-  # A relative path is relative to this file's folder: the repository's bin/.
-  command = ["../../bin/httpserver", "-startup-delay", "300ms"]
-  listen  = ["127.0.0.1:8080"]
+  registry = "local"
+  dir      = "../../.dewy/app"
+  command  = ["../../.dewy/app/current/httpserver", "-startup-delay", "300ms"]
+  listen   = ["127.0.0.1:8080"]
   ready {
     http    = "/healthz"
     timeout = "10s"
