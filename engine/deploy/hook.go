@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -65,8 +64,8 @@ func runHook(ctx context.Context, log zerolog.Logger, name, script, dir string, 
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("%s hook did not finish within %s; its process group was killed", name, hookTimeout)
+	case ctx.Err() != nil:
+		return fmt.Errorf("%s hook stopped (%w; the limit is %s): its process group was killed", name, ctx.Err(), hookTimeout)
 	default:
 		return fmt.Errorf("%s hook: %w: %s", name, err, lastLine(out.String()))
 	}
