@@ -22,7 +22,8 @@ import (
 // example app: publish v1.0.0, dewy deploys and serves it; publish v1.1.0
 // under load, no request fails; publish a broken v1.2.0, the old release
 // serves throughout and v1.2.0 is not tried again; publish a v1.3.0 whose
-// archive climbs out of its folder, refused with nothing written outside.
+// archive climbs out of its folder, refused with nothing written outside;
+// roll back to v1.0.0, which sticks.
 
 // fileRegistry is a file:// registry folder the test publishes into.
 type fileRegistry struct {
@@ -116,6 +117,9 @@ app "web" {
     timeout = "10s"
   }
 }
+signal "USR2" {
+  action = "rollback"
+}
 `, reg.dir, appDir, filepath.Join(appDir, "current", platformArtifact("")), addr)
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
@@ -190,6 +194,14 @@ app "web" {
 		return strings.Count(d.log.String(), "this version is not tried again") == 2
 	})
 	time.Sleep(3 * time.Second) // three more polls: nothing retried
+
+	// Rollback: back to v1.0.0 without a download, and v1.1.0 is not
+	// deployed again by the next polls.
+	if err := d.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the rollback to v1.0.0", 30*time.Second, func() bool { return strings.HasSuffix(current(), "_v1.0.0") })
+	time.Sleep(3 * time.Second)
 	stopLoad()
 
 	if n := strings.Count(d.log.String(), `"version":"v1.2.0","cause":"poll"`); n != 1 {
@@ -200,13 +212,13 @@ app "web" {
 			t.Errorf("the v1.3.0 archive wrote %s", p)
 		}
 	}
-	if !strings.HasSuffix(current(), "_v1.1.0") {
-		t.Errorf("current -> %q at the end, want v1.1.0", current())
+	if !strings.HasSuffix(current(), "_v1.0.0") {
+		t.Errorf("current -> %q at the end, want v1.0.0 (rolled back, and v1.1.0 not deployed again)", current())
 	}
 	if failed.Load() > 0 {
 		t.Errorf("%d of %d requests failed during the deploys (first: %v)", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())
 	}
-	t.Logf("%d requests, %d failed, over an upgrade, a broken release and a refused archive", ok.Load()+failed.Load(), failed.Load())
+	t.Logf("%d requests, %d failed, over an upgrade, a broken release, a refused archive and a rollback", ok.Load()+failed.Load(), failed.Load())
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
