@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/ulikunitz/xz"
 )
 
 // entry is one archive member: a file, a dir, a symlink, a hard link or a
@@ -72,6 +74,22 @@ func gz(t testing.TB, b []byte) []byte {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+func xzOf(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := xz.NewWriter(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return out.Bytes()
@@ -215,6 +233,7 @@ func TestUnpackFormats(t *testing.T) {
 		{"r.tar", tarOf(t, es)},
 		{"r.tar.gz", gz(t, tarOf(t, es))},
 		{"r.zip", zipOf(t, es[:4])},
+		{"r.tar.xz", xzOf(t, tarOf(t, es))},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sandbox, err := unpackInSandbox(t, c.name, c.archive, Limits{})

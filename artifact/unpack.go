@@ -16,6 +16,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/ulikunitz/xz"
 )
 
 // Limits bound what an archive may expand to. Zero values take the
@@ -43,7 +45,8 @@ func (l Limits) withDefaults() Limits {
 var ErrRefused = errors.New("archive refused")
 
 // Unpack unpacks the archive at archivePath into destDir, which must not
-// exist: .tar, .tar.gz/.tgz, .tar.bz2 and .zip by the artifact's name; any
+// exist: .tar, .tar.gz/.tgz, .tar.xz/.txz, .tar.bz2 and .zip by the
+// artifact's name; any
 // other name is a bare binary, copied as destDir/<name> with mode 0755.
 // Entries go into a temporary folder beside destDir, through an os.Root,
 // and the folder is renamed to destDir only when all went well: an
@@ -86,7 +89,11 @@ func Unpack(ctx context.Context, archivePath, name, destDir string, lim Limits) 
 	case strings.HasSuffix(lower, ".tar.bz2") || strings.HasSuffix(lower, ".tbz2"):
 		err = u.tar(bzip2.NewReader(f))
 	case strings.HasSuffix(lower, ".tar.xz") || strings.HasSuffix(lower, ".txz"):
-		err = fmt.Errorf("%s: .tar.xz archives are not supported yet; publish .tar.gz or .zip", name)
+		xr, xerr := xz.NewReader(f)
+		if xerr != nil {
+			return fmt.Errorf("unpack %s: %w", name, xerr)
+		}
+		err = u.tar(xr)
 	case strings.HasSuffix(lower, ".tar"):
 		err = u.tar(f)
 	case strings.HasSuffix(lower, ".zip"):
