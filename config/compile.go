@@ -15,6 +15,7 @@ import (
 
 	"github.com/dewyhq/dewy/actions"
 	"github.com/dewyhq/dewy/engine/plan"
+	"github.com/dewyhq/dewy/registry/version"
 )
 
 // Compile checks a decoded file and builds the immutable plan. It reports
@@ -60,6 +61,7 @@ type compiler struct {
 // reading them per app rebuilt the whole Spec a dozen times per app.
 type shippedDefaults struct {
 	registryInterval time.Duration
+	maxArtifactSize  int64
 	appKeep          int
 	output           plan.Output
 	ready            plan.Ready
@@ -70,6 +72,7 @@ type shippedDefaults struct {
 func newShippedDefaults() shippedDefaults {
 	return shippedDefaults{
 		registryInterval: defDuration("registry", "interval"),
+		maxArtifactSize:  defSize("registry", "max_artifact_size"),
 		appKeep:          defInt("app", "keep"),
 		output:           plan.Output{MaxSize: defSize("output", "max_size"), Keep: defInt("output", "keep")},
 		ready:            plan.Ready{Delay: defDuration("ready", "delay"), Timeout: defDuration("ready", "timeout"), Interval: defDuration("ready", "interval")},
@@ -149,6 +152,20 @@ func (c *compiler) registries() {
 			}
 		}
 		reg.Slot = b.Slot.V
+		reg.Calver = b.Calver.V
+		if b.Calver.Set {
+			if _, err := version.ParseCalverFormat(b.Calver.V); err != nil {
+				c.errorf(b.Calver.Range, "Invalid calver format", "%v. Write it as in \"YYYY.0M.0D.MICRO\".", err)
+			}
+		}
+		if b.Verify.Set && b.Verify.V != "auto" && b.Verify.V != "required" {
+			c.errorf(b.Verify.Range, "Invalid verify", "verify = %q: write \"auto\" (check a checksum file when the release has one) or \"required\" (refuse a release without one).", b.Verify.V)
+		}
+		reg.VerifyRequired = b.Verify.V == "required"
+		reg.MaxArtifactSize = c.defs.maxArtifactSize
+		if b.MaxSize.Set {
+			reg.MaxArtifactSize = b.MaxSize.V
+		}
 		c.p.Registries[b.Name] = reg
 	}
 }

@@ -15,6 +15,9 @@ type RegistryBlock struct {
 	Artifact   Value[string]
 	Interval   Value[time.Duration]
 	Slot       Value[string]
+	Calver     Value[string]
+	Verify     Value[string]
+	MaxSize    Value[int64]
 	DeclRange  hcl.Range
 }
 
@@ -29,5 +32,8 @@ func decodeRegistryBlock(b *hcl.Block, spec BlockSpec) (*RegistryBlock, hcl.Diag
 	r.Artifact = a.str("artifact")
 	r.Interval = a.duration("interval")
 	r.Slot = a.str("slot")
+	r.Calver = a.str("calver")
+	r.Verify = a.str("verify")
+	r.MaxSize = a.size("max_artifact_size")
 	return r, append(diags, a.diags...)
 }

@@ -136,6 +136,9 @@ func Spec() BlockSpec {
 					{Name: "artifact", Kind: KindString, Doc: "The release asset to download. Default: picked by OS and architecture. Overrides ?artifact= in the URL."},
 					{Name: "interval", Kind: KindDuration, Default: "1m", Doc: "How often the registry is polled."},
 					{Name: "slot", Kind: KindString, Doc: "Deployment slot: only versions whose build metadata matches (+blue) are deployed."},
+					{Name: "calver", Kind: KindString, Doc: "Versions are calendar versions of this format (YYYY.0M.0D.MICRO; specifiers YYYY YY 0Y MM 0M WW 0W DD 0D MICRO) instead of semantic versions."},
+					{Name: "verify", Kind: KindString, Default: "auto", Enum: []string{"auto", "required"}, Doc: "auto: check the artifact against the release's checksum file (checksums.txt, SHA256SUMS, <artifact>.sha256) when it has one; required: a release without one is refused."},
+					{Name: "max_artifact_size", Kind: KindSize, Default: "1GiB", Doc: "A larger artifact is refused (and its version not tried again)."},
 				},
 			},
 			{

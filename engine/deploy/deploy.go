@@ -234,7 +234,7 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, 
 		return nil, err
 	}
 	if prev != "" {
-		if cur, err := version.ParseSemver(release.VersionOf(prev)); err == nil && version.Compare(v, cur) <= 0 {
+		if cur, err := d.parse(release.VersionOf(prev)); err == nil && version.Compare(v, cur) <= 0 {
 			log.Debug().Str("newest", tag).Str("deployed", cur.String()).Msg("up to date")
 			return nil, nil
 		}
@@ -256,7 +256,23 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, 
 }
 
 func (d *Deployer) versionOptions() version.Options {
-	return version.Options{PreRelease: d.o.Registry.PreRelease, Slot: d.o.Registry.Slot}
+	o := version.Options{PreRelease: d.o.Registry.PreRelease, Slot: d.o.Registry.Slot}
+	if d.o.Registry.Calver != "" {
+		o.Scheme, o.CalverFormat = version.Calver, d.o.Registry.Calver
+	}
+	return o
+}
+
+// parse reads a deployed version with the registry's scheme.
+func (d *Deployer) parse(tag string) (version.Version, error) {
+	if d.o.Registry.Calver != "" {
+		f, err := version.ParseCalverFormat(d.o.Registry.Calver)
+		if err != nil {
+			return version.Version{}, err
+		}
+		return f.Parse(tag)
+	}
+	return version.ParseSemver(tag)
 }
 
 // run carries out a deploy of c.
@@ -265,6 +281,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	path, sum, err := artifact.Fetch(ctx, func(ctx context.Context) (io.ReadCloser, int64, error) {
 		return d.o.Source.Open(ctx, c.version, c.artifact)
 	}, filepath.Join(d.cache, safeName(c.version)), c.artifact, artifact.FetchOptions{
+		MaxSize: d.o.Registry.MaxArtifactSize,
 		Progress: func(done, total int64) {
 			log.Info().Int64("bytes", done).Int64("of", total).Msg("downloading")
 		},
@@ -279,7 +296,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if err != nil {
 		return err
 	}
-	if err := artifact.Verify(sum, c.artifact, sums, false); err != nil {
+	if err := artifact.Verify(sum, c.artifact, sums, d.o.Registry.VerifyRequired); err != nil {
 		_ = os.Remove(path)
 		return bad("verify %s: %w", c.artifact, err)
 	}

@@ -60,7 +60,13 @@ type Registry struct {
 	Artifact   string
 	Interval   time.Duration
 	Slot       string
-	Origin     string
+	// Calver is the calendar-version format; "" for semantic versions.
+	Calver string
+	// VerifyRequired refuses a release without a checksum for its artifact.
+	VerifyRequired bool
+	// MaxArtifactSize bounds a download.
+	MaxArtifactSize int64
+	Origin          string
 }
 
 // Notifier is where people hear about deploys and restarts.
