@@ -3,6 +3,8 @@ package main
 import (
 	"archive/tar"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -20,8 +22,9 @@ import (
 
 // The deploy loop against the file registry, with the real dewy and the
 // example app: publish v1.0.0, dewy deploys and serves it; publish v1.1.0
-// under load, no request fails; publish a broken v1.2.0, the old release
-// serves throughout and v1.2.0 is not tried again; publish a v1.3.0 whose
+// (with its checksum) under load, no request fails; publish a broken
+// v1.2.0 and a v1.2.1 whose checksum does not match, the old release
+// serves throughout and neither is tried again; publish a v1.3.0 whose
 // archive climbs out of its folder, refused with nothing written outside;
 // roll back to v1.0.0, which sticks.
 
@@ -172,7 +175,12 @@ signal "USR2" {
 		}
 	}()
 
-	reg.publish("v1.1.0", bin, 0o755)
+	sum := sha256.Sum256(appBin)
+	withSums := map[string][]byte{
+		platformArtifact(""): appBin,
+		"checksums.txt":      []byte(hex.EncodeToString(sum[:]) + "  " + platformArtifact("") + "\n"),
+	}
+	reg.publish("v1.1.0", withSums, 0o755)
 	testutil.Eventually(t, "v1.1.0 deployed", 30*time.Second, func() bool { return strings.HasSuffix(current(), "_v1.1.0") })
 	testutil.Eventually(t, "the deploy to finish", 30*time.Second, func() bool {
 		return strings.Contains(d.log.String(), `"message":"release deployed"`) && strings.Count(d.log.String(), `"message":"release deployed"`) == 2
@@ -187,11 +195,18 @@ signal "USR2" {
 		t.Fatalf("current -> %q after the broken v1.2.0, want v1.1.0", current())
 	}
 
+	// A checksum that does not match.
+	wrong := map[string][]byte{platformArtifact(""): appBin, "checksums.txt": []byte(strings.Repeat("0", 64) + "  " + platformArtifact("") + "\n")}
+	reg.publish("v1.2.1", wrong, 0o755)
+	testutil.Eventually(t, "v1.2.1 refused", 30*time.Second, func() bool {
+		return strings.Count(d.log.String(), "this version is not tried again") == 2 && strings.Contains(d.log.String(), "checksum mismatch")
+	})
+
 	// An archive that climbs out of its folder.
 	evil := tarGz(t, [][2]string{{"ok.txt", "fine"}, {"../../escaped.txt", "owned"}})
 	reg.publish("v1.3.0", map[string][]byte{platformArtifact(".tar.gz"): evil}, 0o644)
 	testutil.Eventually(t, "v1.3.0 refused", 30*time.Second, func() bool {
-		return strings.Count(d.log.String(), "this version is not tried again") == 2
+		return strings.Count(d.log.String(), "this version is not tried again") == 3
 	})
 	time.Sleep(3 * time.Second) // three more polls: nothing retried
 
@@ -214,6 +229,9 @@ signal "USR2" {
 	}
 	if !strings.HasSuffix(current(), "_v1.0.0") {
 		t.Errorf("current -> %q at the end, want v1.0.0 (rolled back, and v1.1.0 not deployed again)", current())
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "cache", "web")); len(ents) != 0 {
+		t.Errorf("the download cache keeps %d entries after the deploys", len(ents))
 	}
 	if failed.Load() > 0 {
 		t.Errorf("%d of %d requests failed during the deploys (first: %v)", failed.Load(), ok.Load()+failed.Load(), firstErr.Load())

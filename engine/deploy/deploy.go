@@ -297,14 +297,19 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		return err
 	}
 	if err := artifact.Verify(sum, c.artifact, sums, d.o.Registry.VerifyRequired); err != nil {
-		_ = os.Remove(path)
+		_ = os.RemoveAll(filepath.Dir(path))
 		return bad("verify %s: %w", c.artifact, err)
 	}
 	rid := release.NewID(c.version, d.o.Now())
 	if err := os.MkdirAll(d.dir.Releases(), 0o755); err != nil {
 		return fmt.Errorf("release folder: %w", err)
 	}
-	if err := artifact.Unpack(ctx, path, c.artifact, d.dir.Path(rid), artifact.Limits{}); err != nil {
+	err = artifact.Unpack(ctx, path, c.artifact, d.dir.Path(rid), artifact.Limits{})
+	// The unpacked release is what a rollback uses: the download goes.
+	if rerr := os.RemoveAll(filepath.Dir(path)); rerr != nil {
+		log.Warn().Err(rerr).Msg("cannot clean the download cache")
+	}
+	if err != nil {
 		return bad("unpack %s: %w", c.artifact, err)
 	}
 	fail := func(err error) error {
