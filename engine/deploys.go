@@ -5,22 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/dewyhq/dewy/engine/deploy"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/registry"
 	"github.com/dewyhq/dewy/registry/file"
+	"github.com/dewyhq/dewy/registry/s3"
 )
 
-// openRegistry returns the client of a registry block. Only file:// is
-// built so far; the others are validated by the config and refused here
-// with a clear error.
-func openRegistry(r plan.Registry) (registry.Registry, error) {
+// openRegistry returns the client of a registry block. file:// and s3://
+// are built so far; the others are validated by the config and refused
+// here with a clear error.
+func openRegistry(ctx context.Context, r plan.Registry) (registry.Registry, error) {
 	switch r.Scheme {
 	case "file":
 		return file.New(r.URL.Path)
+	case "s3":
+		return s3.New(ctx, r.URL)
 	default:
-		return nil, fmt.Errorf("registry %q: %s:// registries are not built yet in this dewy (file:// is)", r.Name, r.Scheme)
+		return nil, fmt.Errorf("registry %q: %s:// registries are not built yet in this dewy (file:// and s3:// are)", r.Name, r.Scheme)
 	}
 }
 
@@ -35,7 +39,9 @@ func (e *Engine) newDeployers() map[string]*deploy.Deployer {
 			continue
 		}
 		def := e.plan.Registries[a.Registry]
-		src, err := openRegistry(def)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		src, err := openRegistry(ctx, def)
+		cancel()
 		if err == nil {
 			var d *deploy.Deployer
 			d, err = deploy.New(deploy.Options{

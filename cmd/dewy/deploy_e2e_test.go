@@ -2,20 +2,28 @@ package main
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dewyhq/dewy/internal/testutil"
 )
@@ -28,10 +36,63 @@ import (
 // archive climbs out of its folder, refused with nothing written outside;
 // roll back to v1.0.0, which sticks.
 
-// fileRegistry is a file:// registry folder the test publishes into.
+// publisher is a registry the test publishes releases into.
+type publisher interface {
+	publish(version string, files map[string][]byte, mode os.FileMode)
+	// url is the registry block's url; env what dewy needs to reach it.
+	url() string
+	env() []string
+}
+
+// fileRegistry is a file:// registry folder.
 type fileRegistry struct {
 	t   *testing.T
 	dir string
+}
+
+func (r fileRegistry) url() string   { return "file://" + r.dir }
+func (r fileRegistry) env() []string { return nil }
+
+// s3Registry is a prefix of a bucket on a real S3-compatible server.
+type s3Registry struct {
+	t      *testing.T
+	srv    testutil.S3Server
+	client *s3.Client
+}
+
+func newS3Registry(t *testing.T) s3Registry {
+	srv := testutil.StartS3(t)
+	client := s3.New(s3.Options{
+		Region: srv.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.Access, srv.Secret, ""),
+	})
+	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("releases")}); err != nil {
+		t.Fatal(err)
+	}
+	return s3Registry{t: t, srv: srv, client: client}
+}
+
+func (r s3Registry) url() string {
+	return "s3://" + r.srv.Region + "/releases/web?endpoint=" + url.QueryEscape(r.srv.Endpoint)
+}
+func (r s3Registry) env() []string { return r.srv.Env() }
+
+// publish uploads the checksum files last: a release seen half-uploaded
+// lacks its artifact, which dewy takes for an upload in progress.
+func (r s3Registry) publish(version string, files map[string][]byte, _ os.FileMode) {
+	r.t.Helper()
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return names[i] != "checksums.txt" && names[j] == "checksums.txt" })
+	for _, n := range names {
+		if _, err := r.client.PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: aws.String("releases"), Key: aws.String("web/" + version + "/" + n), Body: bytes.NewReader(files[n]),
+		}); err != nil {
+			r.t.Fatal(err)
+		}
+	}
 }
 
 // publish adds a release atomically: written under a hidden name, renamed.
@@ -78,17 +139,24 @@ func tarGz(t *testing.T, entries [][2]string) []byte {
 	return []byte(buf.String())
 }
 
-func TestDeployLoopWithTheFileRegistry(t *testing.T) {
+func TestDeployLoop(t *testing.T) {
+	t.Run("file", func(t *testing.T) {
+		reg := fileRegistry{t: t, dir: filepath.Join(t.TempDir(), "registry")}
+		if err := os.MkdirAll(reg.dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		testDeployLoop(t, reg)
+	})
+	t.Run("s3", func(t *testing.T) { testDeployLoop(t, newS3Registry(t)) })
+}
+
+func testDeployLoop(t *testing.T, reg publisher) {
 	_, app := binaries(t)
 	appBin, err := os.ReadFile(app)
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	reg := fileRegistry{t: t, dir: filepath.Join(root, "registry")}
-	if err := os.MkdirAll(reg.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	appDir := filepath.Join(root, "web")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -103,7 +171,7 @@ agent {
   log_level  = "debug"
 }
 registry "r" {
-  url      = "file://%s"
+  url      = %q
   interval = "1s"
 }
 app "web" {
@@ -123,14 +191,14 @@ app "web" {
 signal "USR2" {
   action = "rollback"
 }
-`, reg.dir, appDir, filepath.Join(appDir, "current", platformArtifact("")), addr)
+`, reg.url(), appDir, filepath.Join(appDir, "current", platformArtifact("")), addr)
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
 	bin := map[string][]byte{platformArtifact(""): appBin}
 	reg.publish("v1.0.0", bin, 0o755)
-	d := launch(t, cfg, addr, dewyOpts{})
+	d := launch(t, cfg, addr, dewyOpts{env: reg.env()})
 	current := func() string {
 		target, _ := os.Readlink(filepath.Join(appDir, "current"))
 		return target

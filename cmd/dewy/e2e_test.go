@@ -77,6 +77,8 @@ type dewyOpts struct {
 	extraFiles []*os.File
 	// command replaces the app's command.
 	command []string
+	// env is added to dewy's environment.
+	env []string
 }
 
 func startDewyWith(t *testing.T, o dewyOpts) *dewyProc {
@@ -143,6 +145,9 @@ func launch(t *testing.T, cfg, addr string, o dewyOpts) *dewyProc {
 	d.cmd.Stdout = io.Discard
 	d.cmd.Dir = o.dir
 	d.cmd.ExtraFiles = o.extraFiles
+	if o.env != nil {
+		d.cmd.Env = append(os.Environ(), o.env...)
+	}
 	// Processes a SIGKILLed dewy left may hold its stderr: Wait does not
 	// wait for them to close it.
 	d.cmd.WaitDelay = time.Second

@@ -1,0 +1,160 @@
+// Package s3 is the s3:// registry: releases under a prefix of a bucket,
+// one "folder" per version, as the file registry lays them out:
+//
+//	s3://<region>/<bucket>/<prefix>/<version>/<artifact>
+//
+// Credentials come from the standard AWS_* variables, shared files and
+// instance roles (the SDK's default chain). With ?endpoint= (an
+// S3-compatible store: MinIO, versitygw, Ceph) requests use path-style
+// addressing. A deploy is reported by writing a small JSON object,
+// <prefix>/<version>/.dewy/<host>_<app>.json.
+package s3
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/dewyhq/dewy/registry"
+)
+
+// Registry reads one prefix of one bucket.
+type Registry struct {
+	client *s3.Client
+	bucket string
+	prefix string // "" or "a/b/" (with the trailing slash)
+}
+
+var _ registry.Registry = (*Registry)(nil)
+
+// New returns the registry of u, s3://<region>/<bucket>/<prefix>[?endpoint=URL].
+func New(ctx context.Context, u *url.URL) (*Registry, error) {
+	region := u.Host
+	parts := strings.SplitN(strings.Trim(u.Path, "/"), "/", 2)
+	if region == "" || parts[0] == "" {
+		return nil, fmt.Errorf("s3 registry %q: want s3://<region>/<bucket>/<prefix>", u.Redacted())
+	}
+	r := &Registry{bucket: parts[0]}
+	if len(parts) == 2 && parts[1] != "" {
+		r.prefix = strings.Trim(parts[1], "/") + "/"
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("s3 registry: AWS configuration: %w", err)
+	}
+	endpoint := u.Query().Get("endpoint")
+	r.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	return r, nil
+}
+
+// Releases lists the objects under the prefix (one paginated listing)
+// and groups them by version. A version's files are the objects directly
+// in it, hidden ones (.name) left out; Created is its oldest object's
+// time.
+func (r *Registry) Releases(ctx context.Context) ([]registry.Release, error) {
+	byVersion := map[string]*registry.Release{}
+	var order []string
+	p := s3.NewListObjectsV2Paginator(r.client, &s3.ListObjectsV2Input{Bucket: aws.String(r.bucket), Prefix: aws.String(r.prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("s3 registry %s/%s: list: %w", r.bucket, r.prefix, err)
+		}
+		for _, obj := range page.Contents {
+			rest := strings.TrimPrefix(aws.ToString(obj.Key), r.prefix)
+			version, file, ok := strings.Cut(rest, "/")
+			if !ok || version == "" || file == "" || strings.Contains(file, "/") || strings.HasPrefix(version, ".") || strings.HasPrefix(file, ".") {
+				continue
+			}
+			rel := byVersion[version]
+			if rel == nil {
+				rel = &registry.Release{Version: version}
+				byVersion[version] = rel
+				order = append(order, version)
+			}
+			rel.Files = append(rel.Files, file)
+			if t := aws.ToTime(obj.LastModified); rel.Created.IsZero() || t.Before(rel.Created) {
+				rel.Created = t
+			}
+		}
+	}
+	out := make([]registry.Release, 0, len(order))
+	for _, v := range order {
+		out = append(out, *byVersion[v])
+	}
+	return out, nil
+}
+
+func (r *Registry) key(version, file string) (string, error) {
+	if version == "" || file == "" || strings.ContainsAny(version+file, "/\x00") || version == ".." || file == ".." {
+		return "", fmt.Errorf("s3 registry: %q/%q is not a file of a release", version, file)
+	}
+	return r.prefix + path.Join(version, file), nil
+}
+
+// Open streams one object.
+func (r *Registry) Open(ctx context.Context, version, file string) (io.ReadCloser, int64, error) {
+	key, err := r.key(version, file)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := r.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(key)})
+	if err != nil {
+		var nsk *types.NoSuchKey
+		if errors.As(err, &nsk) {
+			return nil, 0, fmt.Errorf("s3 registry %s/%s: %w", r.bucket, key, registry.ErrNotFound)
+		}
+		return nil, 0, fmt.Errorf("s3 registry %s/%s: %w", r.bucket, key, err)
+	}
+	size := int64(-1)
+	if out.ContentLength != nil {
+		size = *out.ContentLength
+	}
+	return out.Body, size, nil
+}
+
+// Report writes <prefix>/<version>/.dewy/<host>_<app>.json.
+func (r *Registry) Report(ctx context.Context, rep registry.Report) error {
+	name := strings.NewReplacer("/", "_", "\x00", "_").Replace(rep.Host + "_" + rep.App)
+	key, err := r.key(rep.Version, ".dewy")
+	if err != nil {
+		return err
+	}
+	body := struct {
+		App      string    `json:"app"`
+		Version  string    `json:"version"`
+		Host     string    `json:"host"`
+		DeployID string    `json:"deploy_id"`
+		Error    string    `json:"error,omitempty"`
+		At       time.Time `json:"at"`
+	}{rep.App, rep.Version, rep.Host, rep.DeployID, "", rep.At}
+	if rep.Err != nil {
+		body.Error = rep.Err.Error()
+	}
+	b, _ := json.Marshal(body)
+	_, err = r.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(r.bucket), Key: aws.String(key + "/" + name + ".json"),
+		Body: bytes.NewReader(b), ContentType: aws.String("application/json"),
+	})
+	if err != nil {
+		return fmt.Errorf("s3 registry report: %w", err)
+	}
+	return nil
+}
