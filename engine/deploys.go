@@ -11,20 +11,24 @@ import (
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/registry"
 	"github.com/dewyhq/dewy/registry/file"
+	"github.com/dewyhq/dewy/registry/ghr"
 	"github.com/dewyhq/dewy/registry/s3"
 )
 
-// openRegistry returns the client of a registry block. file:// and s3://
-// are built so far; the others are validated by the config and refused
-// here with a clear error.
-func openRegistry(ctx context.Context, r plan.Registry) (registry.Registry, error) {
+// openRegistry returns the client of a registry block. file://, s3://
+// and ghr:// are built so far; the others are validated by the config and
+// refused here with a clear error. environ is dewy's environment, for the
+// registries' credentials (AWS_*, GITHUB_TOKEN, ...).
+func openRegistry(ctx context.Context, r plan.Registry, environ []string) (registry.Registry, error) {
 	switch r.Scheme {
 	case "file":
 		return file.New(r.URL.Path)
 	case "s3":
 		return s3.New(ctx, r.URL)
+	case "ghr":
+		return ghr.New(r.URL, ghr.OptionsFrom(environ))
 	default:
-		return nil, fmt.Errorf("registry %q: %s:// registries are not built yet in this dewy (file:// and s3:// are)", r.Name, r.Scheme)
+		return nil, fmt.Errorf("registry %q: %s:// registries are not built yet in this dewy (file://, s3:// and ghr:// are)", r.Name, r.Scheme)
 	}
 }
 
@@ -40,7 +44,7 @@ func (e *Engine) newDeployers() map[string]*deploy.Deployer {
 		}
 		def := e.plan.Registries[a.Registry]
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		src, err := openRegistry(ctx, def)
+		src, err := openRegistry(ctx, def, e.o.Environ)
 		cancel()
 		if err == nil {
 			var d *deploy.Deployer
