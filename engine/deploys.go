@@ -12,11 +12,12 @@ import (
 	"github.com/dewyhq/dewy/registry"
 	"github.com/dewyhq/dewy/registry/file"
 	"github.com/dewyhq/dewy/registry/ghr"
+	"github.com/dewyhq/dewy/registry/gs"
 	"github.com/dewyhq/dewy/registry/s3"
 )
 
-// openRegistry returns the client of a registry block. file://, s3://
-// and ghr:// are built so far; the others are validated by the config and
+// openRegistry returns the client of a registry block. file://, s3://,
+// gs:// and ghr:// are built so far; the others are validated by the config and
 // refused here with a clear error. environ is dewy's environment, for the
 // registries' credentials (AWS_*, GITHUB_TOKEN, ...).
 func openRegistry(ctx context.Context, r plan.Registry, environ []string) (registry.Registry, error) {
@@ -27,8 +28,10 @@ func openRegistry(ctx context.Context, r plan.Registry, environ []string) (regis
 		return s3.New(ctx, r.URL)
 	case "ghr":
 		return ghr.New(r.URL, ghr.OptionsFrom(environ))
+	case "gs":
+		return gs.New(ctx, r.URL)
 	default:
-		return nil, fmt.Errorf("registry %q: %s:// registries are not built yet in this dewy (file://, s3:// and ghr:// are)", r.Name, r.Scheme)
+		return nil, fmt.Errorf("registry %q: %s:// registries are not built yet in this dewy (file://, s3://, gs:// and ghr:// are)", r.Name, r.Scheme)
 	}
 }
 

@@ -1,0 +1,129 @@
+package testutil
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// findServer finds a test server's binary: $env, PATH, then
+// $(go env GOPATH)/bin (where .ci/install-test-servers puts it).
+func findServer(name, env string) string {
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// runServer starts a server for the test, waits until addr accepts, and
+// stops it when the test ends.
+func runServer(t testing.TB, addr, bin string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out SyncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s: %v", filepath.Base(bin), err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-done:
+			t.Fatalf("%s exited: %s", filepath.Base(bin), out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not listen on %s: %s", filepath.Base(bin), addr, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// S3Server is a real S3-compatible server (versitygw, posix backend) on
+// 127.0.0.1, for the tests of the s3:// registry.
+type S3Server struct {
+	Endpoint string // http://127.0.0.1:PORT
+	Access   string
+	Secret   string
+	Region   string
+}
+
+// Env is the AWS environment that reaches it.
+func (s S3Server) Env() []string {
+	return []string{"AWS_ACCESS_KEY_ID=" + s.Access, "AWS_SECRET_ACCESS_KEY=" + s.Secret, "AWS_REGION=" + s.Region, "AWS_EC2_METADATA_DISABLED=true"}
+}
+
+// StartS3 starts versitygw for the test and stops it at the end. Without
+// the binary the test is skipped, loudly.
+func StartS3(t testing.TB) S3Server {
+	t.Helper()
+	bin := findServer("versitygw", "DEWY_VERSITYGW")
+	if bin == "" {
+		t.Skip("SKIPPED: versitygw (the S3-compatible test server) is not installed; run .ci/install-test-servers (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
+	}
+	addr := freeAddr(t)
+	s := S3Server{Endpoint: "http://" + addr, Access: "dewytest", Secret: "dewytestsecret", Region: "us-east-1"}
+	runServer(t, addr, bin, "--access", s.Access, "--secret", s.Secret, "--region", s.Region, "--port", addr, "posix", t.TempDir())
+	return s
+}
+
+// GCSServer is fake-gcs-server, Google's Cloud Storage JSON API on
+// 127.0.0.1 (in memory), for the tests of the gs:// registry.
+type GCSServer struct {
+	Host string // 127.0.0.1:PORT, the value of STORAGE_EMULATOR_HOST
+}
+
+// Env is the environment that points cloud.google.com/go/storage at it.
+func (g GCSServer) Env() []string { return []string{"STORAGE_EMULATOR_HOST=" + g.Host} }
+
+// StartGCS starts fake-gcs-server for the test and stops it at the end.
+// Without the binary the test is skipped, loudly.
+func StartGCS(t testing.TB) GCSServer {
+	t.Helper()
+	bin := findServer("fake-gcs-server", "DEWY_FAKE_GCS_SERVER")
+	if bin == "" {
+		t.Skip("SKIPPED: fake-gcs-server (the Cloud Storage test server) is not installed; run .ci/install-test-servers (go install github.com/fsouza/fake-gcs-server@v1.56.1)")
+	}
+	addr := freeAddr(t)
+	host, port, _ := net.SplitHostPort(addr)
+	runServer(t, addr, bin, "-scheme", "http", "-host", host, "-port", port, "-backend", "memory", "-public-host", addr, "-external-url", "http://"+addr, "-log-level", "error")
+	return GCSServer{Host: addr}
+}
