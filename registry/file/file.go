@@ -12,7 +12,6 @@ package file
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/dewyhq/dewy/registry"
 )
@@ -110,24 +108,12 @@ func (r *Registry) Report(ctx context.Context, rep registry.Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("file registry report: %w", err)
 	}
-	body := struct {
-		App      string    `json:"app"`
-		Version  string    `json:"version"`
-		Host     string    `json:"host"`
-		DeployID string    `json:"deploy_id"`
-		Error    string    `json:"error,omitempty"`
-		At       time.Time `json:"at"`
-	}{rep.App, rep.Version, rep.Host, rep.DeployID, "", rep.At}
-	if rep.Err != nil {
-		body.Error = rep.Err.Error()
-	}
-	b, _ := json.MarshalIndent(body, "", "  ")
-	name := strings.NewReplacer("/", "_", "\x00", "_").Replace(rep.Host + "_" + rep.App)
+	name := rep.ReportName()
 	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, rep.JSON(), 0o644); err != nil {
 		return fmt.Errorf("file registry report: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, name+".json")); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return fmt.Errorf("file registry report: %w", err)
 	}
 	return nil

@@ -10,14 +10,11 @@ package gs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
-	"path"
 	"strings"
-	"time"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
@@ -50,47 +47,29 @@ func New(ctx context.Context, u *url.URL) (*Registry, error) {
 	return r, nil
 }
 
-// Releases lists the objects under the prefix and groups them by version,
-// as the s3 registry does.
+// Releases lists the objects under the prefix and groups them by version
+// (registry.Grouper).
 func (r *Registry) Releases(ctx context.Context) ([]registry.Release, error) {
-	byVersion := map[string]*registry.Release{}
-	var order []string
+	g := registry.NewGrouper(r.prefix)
 	it := r.client.Bucket(r.bucket).Objects(ctx, &storage.Query{Prefix: r.prefix})
 	for {
 		obj, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			break
+			return g.Releases(), nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("gs registry %s/%s: list: %w", r.bucket, r.prefix, err)
 		}
-		version, file, ok := strings.Cut(strings.TrimPrefix(obj.Name, r.prefix), "/")
-		if !ok || version == "" || file == "" || strings.Contains(file, "/") || strings.HasPrefix(version, ".") || strings.HasPrefix(file, ".") {
-			continue
-		}
-		rel := byVersion[version]
-		if rel == nil {
-			rel = &registry.Release{Version: version}
-			byVersion[version] = rel
-			order = append(order, version)
-		}
-		rel.Files = append(rel.Files, file)
-		if rel.Created.IsZero() || obj.Created.Before(rel.Created) {
-			rel.Created = obj.Created
-		}
+		g.Add(obj.Name, obj.Created)
 	}
-	out := make([]registry.Release, 0, len(order))
-	for _, v := range order {
-		out = append(out, *byVersion[v])
-	}
-	return out, nil
 }
 
 func (r *Registry) key(version, file string) (string, error) {
-	if version == "" || file == "" || strings.ContainsAny(version+file, "/\x00") || version == ".." || file == ".." {
-		return "", fmt.Errorf("gs registry: %q/%q is not a file of a release", version, file)
+	k, err := registry.ObjectKey(r.prefix, version, file)
+	if err != nil {
+		return "", fmt.Errorf("gs registry: %w", err)
 	}
-	return r.prefix + path.Join(version, file), nil
+	return k, nil
 }
 
 // Open streams one object.
@@ -115,21 +94,9 @@ func (r *Registry) Report(ctx context.Context, rep registry.Report) error {
 	if err != nil {
 		return err
 	}
-	name := strings.NewReplacer("/", "_", "\x00", "_").Replace(rep.Host + "_" + rep.App)
-	body := struct {
-		App      string    `json:"app"`
-		Version  string    `json:"version"`
-		Host     string    `json:"host"`
-		DeployID string    `json:"deploy_id"`
-		Error    string    `json:"error,omitempty"`
-		At       time.Time `json:"at"`
-	}{rep.App, rep.Version, rep.Host, rep.DeployID, "", rep.At}
-	if rep.Err != nil {
-		body.Error = rep.Err.Error()
-	}
-	w := r.client.Bucket(r.bucket).Object(key + "/" + name + ".json").NewWriter(ctx)
+	w := r.client.Bucket(r.bucket).Object(key + "/" + rep.ReportName()).NewWriter(ctx)
 	w.ContentType = "application/json"
-	if err := json.NewEncoder(w).Encode(body); err != nil {
+	if _, err := w.Write(rep.JSON()); err != nil {
 		_ = w.Close()
 		return fmt.Errorf("gs registry report: %w", err)
 	}

@@ -13,14 +13,11 @@ package s3
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/url"
-	"path"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -65,12 +62,9 @@ func New(ctx context.Context, u *url.URL) (*Registry, error) {
 }
 
 // Releases lists the objects under the prefix (one paginated listing)
-// and groups them by version. A version's files are the objects directly
-// in it, hidden ones (.name) left out; Created is its oldest object's
-// time.
+// and groups them by version (registry.Grouper).
 func (r *Registry) Releases(ctx context.Context) ([]registry.Release, error) {
-	byVersion := map[string]*registry.Release{}
-	var order []string
+	g := registry.NewGrouper(r.prefix)
 	p := s3.NewListObjectsV2Paginator(r.client, &s3.ListObjectsV2Input{Bucket: aws.String(r.bucket), Prefix: aws.String(r.prefix)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -78,35 +72,18 @@ func (r *Registry) Releases(ctx context.Context) ([]registry.Release, error) {
 			return nil, fmt.Errorf("s3 registry %s/%s: list: %w", r.bucket, r.prefix, err)
 		}
 		for _, obj := range page.Contents {
-			rest := strings.TrimPrefix(aws.ToString(obj.Key), r.prefix)
-			version, file, ok := strings.Cut(rest, "/")
-			if !ok || version == "" || file == "" || strings.Contains(file, "/") || strings.HasPrefix(version, ".") || strings.HasPrefix(file, ".") {
-				continue
-			}
-			rel := byVersion[version]
-			if rel == nil {
-				rel = &registry.Release{Version: version}
-				byVersion[version] = rel
-				order = append(order, version)
-			}
-			rel.Files = append(rel.Files, file)
-			if t := aws.ToTime(obj.LastModified); rel.Created.IsZero() || t.Before(rel.Created) {
-				rel.Created = t
-			}
+			g.Add(aws.ToString(obj.Key), aws.ToTime(obj.LastModified))
 		}
 	}
-	out := make([]registry.Release, 0, len(order))
-	for _, v := range order {
-		out = append(out, *byVersion[v])
-	}
-	return out, nil
+	return g.Releases(), nil
 }
 
 func (r *Registry) key(version, file string) (string, error) {
-	if version == "" || file == "" || strings.ContainsAny(version+file, "/\x00") || version == ".." || file == ".." {
-		return "", fmt.Errorf("s3 registry: %q/%q is not a file of a release", version, file)
+	k, err := registry.ObjectKey(r.prefix, version, file)
+	if err != nil {
+		return "", fmt.Errorf("s3 registry: %w", err)
 	}
-	return r.prefix + path.Join(version, file), nil
+	return k, nil
 }
 
 // Open streams one object.
@@ -132,26 +109,13 @@ func (r *Registry) Open(ctx context.Context, version, file string) (io.ReadClose
 
 // Report writes <prefix>/<version>/.dewy/<host>_<app>.json.
 func (r *Registry) Report(ctx context.Context, rep registry.Report) error {
-	name := strings.NewReplacer("/", "_", "\x00", "_").Replace(rep.Host + "_" + rep.App)
 	key, err := r.key(rep.Version, ".dewy")
 	if err != nil {
 		return err
 	}
-	body := struct {
-		App      string    `json:"app"`
-		Version  string    `json:"version"`
-		Host     string    `json:"host"`
-		DeployID string    `json:"deploy_id"`
-		Error    string    `json:"error,omitempty"`
-		At       time.Time `json:"at"`
-	}{rep.App, rep.Version, rep.Host, rep.DeployID, "", rep.At}
-	if rep.Err != nil {
-		body.Error = rep.Err.Error()
-	}
-	b, _ := json.Marshal(body)
 	_, err = r.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(r.bucket), Key: aws.String(key + "/" + name + ".json"),
-		Body: bytes.NewReader(b), ContentType: aws.String("application/json"),
+		Bucket: aws.String(r.bucket), Key: aws.String(key + "/" + rep.ReportName()),
+		Body: bytes.NewReader(rep.JSON()), ContentType: aws.String("application/json"),
 	})
 	if err != nil {
 		return fmt.Errorf("s3 registry report: %w", err)
