@@ -80,7 +80,7 @@ func TestAgainstARealS3Server(t *testing.T) {
 	var buf bytes.Buffer
 	_, _ = io.Copy(&buf, got.Body)
 	got.Body.Close()
-	if !strings.Contains(buf.String(), `"error":"not ready"`) {
+	if !strings.Contains(buf.String(), `"error": "not ready"`) {
 		t.Errorf("report %s", buf.String())
 	}
 }
