@@ -109,10 +109,16 @@ func New(o Options) (*Deployer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app %q: %w", o.App.Name, err)
 	}
+	cache := filepath.Join(o.StateDir, "cache", o.App.Name)
+	// Downloads live only until they are unpacked: whatever is there at
+	// start is what a crash interrupted.
+	if err := os.RemoveAll(cache); err != nil {
+		return nil, fmt.Errorf("app %q: clean the download cache: %w", o.App.Name, err)
+	}
 	return &Deployer{
 		o:     o,
 		dir:   release.NewDir(o.App.Dir),
-		cache: filepath.Join(o.StateDir, "cache", o.App.Name),
+		cache: cache,
 		log:   o.Logger.With().Str("app", o.App.Name).Str("registry", o.Registry.Name).Logger(),
 		state: st,
 	}, nil
@@ -278,10 +284,24 @@ func (d *Deployer) parse(tag string) (version.Version, error) {
 // run carries out a deploy of c.
 func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *candidate) error {
 	started := d.o.Now()
-	path, sum, err := artifact.Fetch(ctx, func(ctx context.Context) (io.ReadCloser, int64, error) {
-		return d.o.Source.Open(ctx, c.version, c.artifact)
+	maxSize := d.o.Registry.MaxArtifactSize
+	if maxSize <= 0 {
+		maxSize = artifact.DefaultMaxSize
+	}
+	path, sum, err := artifact.Fetch(ctx, func(ctx context.Context) (io.ReadCloser, error) {
+		rc, size, err := d.o.Source.Open(ctx, c.version, c.artifact)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			return nil, artifact.Permanent(err)
+		case err != nil:
+			return nil, err
+		case size > maxSize:
+			rc.Close()
+			return nil, artifact.Permanent(fmt.Errorf("%w: the registry announces %d bytes, the limit is %d", artifact.ErrTooLarge, size, maxSize))
+		}
+		return rc, nil
 	}, filepath.Join(d.cache, safeName(c.version)), c.artifact, artifact.FetchOptions{
-		MaxSize: d.o.Registry.MaxArtifactSize,
+		MaxSize: maxSize,
 		Progress: func(done, total int64) {
 			log.Info().Int64("bytes", done).Int64("of", total).Msg("downloading")
 		},

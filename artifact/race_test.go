@@ -1,0 +1,6 @@
+//go:build race
+
+package artifact
+
+// raceEnabled: the race detector changes allocation figures and speed.
+const raceEnabled = true
