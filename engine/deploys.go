@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/dewyhq/dewy/engine/deploy"
@@ -117,4 +118,36 @@ func (e *Engine) eachDeployer(apps []string, fn func(*deploy.Deployer) error) er
 		all = append(all, <-errs)
 	}
 	return errors.Join(all...)
+}
+
+// deployChanges refuses a reload that would add, remove or change an app
+// deployed from a registry, or change its registry block: the deployers
+// are made at start, and a reload that changed them would be applied only
+// half (an added app would wait for a release nobody fetches). Saying so
+// beats a surprise; the operator restarts dewy for such a change.
+func deployChanges(cur, next *plan.Plan) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, a := range next.Apps {
+		seen[a.Name] = true
+		old, had := cur.App(a.Name)
+		switch {
+		case a.Registry == "" && (!had || old.Registry == ""):
+		case !had:
+			errs = append(errs, fmt.Errorf("app %q is new and deploys from registry %q", a.Name, a.Registry))
+		case !reflect.DeepEqual(old, a):
+			errs = append(errs, fmt.Errorf("app %q deploys from a registry and its definition changed", a.Name))
+		case !reflect.DeepEqual(cur.Registries[a.Registry], next.Registries[a.Registry]):
+			errs = append(errs, fmt.Errorf("registry %q of app %q changed", a.Registry, a.Name))
+		}
+	}
+	for _, a := range cur.Apps {
+		if a.Registry != "" && !seen[a.Name] {
+			errs = append(errs, fmt.Errorf("app %q, deployed from registry %q, was removed", a.Name, a.Registry))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w; a change to an app deployed from a registry needs a restart of dewy", errors.Join(errs...))
+	}
+	return nil
 }

@@ -171,6 +171,14 @@ func (e *Engine) reload(ctx context.Context) error {
 		e.log.Error().Err(err).Msg("reload: the config file has errors; everything keeps running as it is")
 		return fmt.Errorf("reload: %w", err)
 	}
+	var cur *plan.Plan
+	if !e.call(func() { cur = e.plan }) {
+		return errEngineStopped
+	}
+	if err := deployChanges(cur, next); err != nil {
+		e.log.Error().Err(err).Msg("reload refused; everything keeps running as it is")
+		return fmt.Errorf("reload: %w", err)
+	}
 	e.sdNotify("RELOADING=1\nMONOTONIC_USEC=" + monotonicUsec())
 	defer func() { e.sdNotify("READY=1\nSTATUS=" + e.statusLine()) }()
 
