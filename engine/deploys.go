@@ -13,13 +13,12 @@ import (
 	"github.com/dewyhq/dewy/registry"
 	"github.com/dewyhq/dewy/registry/file"
 	"github.com/dewyhq/dewy/registry/ghr"
+	grpcreg "github.com/dewyhq/dewy/registry/grpc"
 	"github.com/dewyhq/dewy/registry/gs"
 	"github.com/dewyhq/dewy/registry/s3"
 )
 
-// openRegistry returns the client of a registry block. file://, s3://,
-// gs:// and ghr:// are built so far; the others are validated by the config and
-// refused here with a clear error. environ is dewy's environment, for the
+// openRegistry returns the client of a registry block. environ is dewy's environment, for the
 // registries' credentials (AWS_*, GITHUB_TOKEN, ...).
 func openRegistry(ctx context.Context, r plan.Registry, environ []string) (registry.Registry, error) {
 	switch r.Scheme {
@@ -31,8 +30,10 @@ func openRegistry(ctx context.Context, r plan.Registry, environ []string) (regis
 		return ghr.New(r.URL, ghr.OptionsFrom(environ))
 	case "gs":
 		return gs.New(ctx, r.URL)
+	case "grpc":
+		return grpcreg.New(r.URL, r.Artifact)
 	default:
-		return nil, fmt.Errorf("registry %q: %s:// registries are not built yet in this dewy (file://, s3://, gs:// and ghr:// are)", r.Name, r.Scheme)
+		return nil, fmt.Errorf("registry %q: unknown scheme %s://", r.Name, r.Scheme)
 	}
 }
 

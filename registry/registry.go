@@ -21,6 +21,9 @@ type Release struct {
 	Created time.Time
 	// Files are the names of its files: artifacts and checksum files.
 	Files []string
+	// Artifact, when set, is the file the registry itself chose for this
+	// host (a grpc registry's Current does): no choosing by name then.
+	Artifact string
 }
 
 // Report says what a host did with a release, for registries that keep

@@ -250,7 +250,10 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, 
 		return nil, nil
 	}
 	rel := byTag[tag]
-	name, err := version.PickArtifact(rel.Files, d.o.Registry.Artifact, runtime.GOOS, runtime.GOARCH)
+	name, err := rel.Artifact, error(nil)
+	if name == "" {
+		name, err = version.PickArtifact(rel.Files, d.o.Registry.Artifact, runtime.GOOS, runtime.GOARCH)
+	}
 	if err != nil {
 		if !rel.Created.IsZero() && d.o.Now().Sub(rel.Created) < uploadGrace {
 			log.Debug().Err(err).Str("newest", tag).Msg("no artifact yet; the release may still be uploading")
