@@ -18,8 +18,8 @@ import (
 	"github.com/dewyhq/dewy/registry/s3"
 )
 
-// openRegistry returns the client of a registry block. environ is dewy's environment, for the
-// registries' credentials (AWS_*, GITHUB_TOKEN, ...).
+// openRegistry returns the client of a registry block. environ is dewy's
+// environment, for the registries' credentials (AWS_*, GITHUB_TOKEN, ...).
 func openRegistry(ctx context.Context, r plan.Registry, environ []string) (registry.Registry, error) {
 	switch r.Scheme {
 	case "file":
