@@ -60,6 +60,10 @@ type FetchOptions struct {
 	Progress func(done, total int64)
 	// ProgressInterval defaults to DefaultProgressInterval.
 	ProgressInterval time.Duration
+	// Transient skips the fsync of the file and the folder: for a caller
+	// that removes the file once it is used and clears the cache when it
+	// starts, so that a crash can leave nothing it would trust.
+	Transient bool
 }
 
 func (o FetchOptions) withDefaults() FetchOptions {
@@ -206,8 +210,10 @@ func fetchOnce(ctx context.Context, open Opener, cacheDir, name string, opts Fet
 	if opts.Size > 0 && done != opts.Size {
 		return "", "", sourceError{fmt.Errorf("stream ended after %d bytes, %d announced", done, opts.Size)}
 	}
-	if err := f.Sync(); err != nil {
-		return "", "", fmt.Errorf("sync %s: %w", tmp, err)
+	if !opts.Transient {
+		if err := f.Sync(); err != nil {
+			return "", "", fmt.Errorf("sync %s: %w", tmp, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return "", "", fmt.Errorf("close %s: %w", tmp, err)
@@ -218,8 +224,10 @@ func fetchOnce(ctx context.Context, open Opener, cacheDir, name string, opts Fet
 	}
 	// Make the rename itself durable; a failure here does not undo a
 	// complete, correctly named file, so it is not reported.
-	if d, derr := os.Open(cacheDir); derr == nil {
+	if d, derr := os.Open(cacheDir); derr == nil && !opts.Transient {
 		d.Sync()
+		d.Close()
+	} else if derr == nil {
 		d.Close()
 	}
 	if opts.Progress != nil {

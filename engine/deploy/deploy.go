@@ -305,6 +305,9 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		return rc, nil
 	}, filepath.Join(d.cache, safeName(c.version)), c.artifact, artifact.FetchOptions{
 		MaxSize: maxSize,
+		// The download is removed once unpacked and the cache is cleared
+		// at start: no fsync needed (the unpacked release is what counts).
+		Transient: true,
 		Progress: func(done, total int64) {
 			log.Info().Int64("bytes", done).Int64("of", total).Msg("downloading")
 		},
