@@ -136,9 +136,9 @@ func deployChanges(cur, next *plan.Plan) error {
 		case a.Registry == "" && (!had || old.Registry == ""):
 		case !had:
 			errs = append(errs, fmt.Errorf("app %q is new and deploys from registry %q", a.Name, a.Registry))
-		case !reflect.DeepEqual(old, a):
+		case !reflect.DeepEqual(withoutOrigin(old), withoutOrigin(a)):
 			errs = append(errs, fmt.Errorf("app %q deploys from a registry and its definition changed", a.Name))
-		case !reflect.DeepEqual(cur.Registries[a.Registry], next.Registries[a.Registry]):
+		case !sameRegistry(cur.Registries[a.Registry], next.Registries[a.Registry]):
 			errs = append(errs, fmt.Errorf("registry %q of app %q changed", a.Registry, a.Name))
 		}
 	}
@@ -151,4 +151,16 @@ func deployChanges(cur, next *plan.Plan) error {
 		return fmt.Errorf("%w; a change to an app deployed from a registry needs a restart of dewy", errors.Join(errs...))
 	}
 	return nil
+}
+
+// withoutOrigin drops where the app was written: moving a block in the
+// file is no change.
+func withoutOrigin(a plan.App) plan.App {
+	a.Origin = ""
+	return a
+}
+
+func sameRegistry(a, b plan.Registry) bool {
+	a.Origin, b.Origin = "", ""
+	return reflect.DeepEqual(a, b)
 }

@@ -27,12 +27,17 @@ func TestDeployChangesAreRefusedByReload(t *testing.T) {
 	reg2.URL = u2
 	api := web
 	api.Name = "api"
+	moved := web
+	moved.Origin = "dewy.hcl:40:1"
+	movedReg := reg
+	movedReg.Origin = "dewy.hcl:30:1"
 	cases := []struct {
 		name string
 		next *plan.Plan
 		want string // "" for accepted
 	}{
 		{"nothing changed", with([]plan.App{plain, web}, reg), ""},
+		{"only moved in the file", with([]plan.App{plain, moved}, movedReg), ""},
 		{"a plain app changed", with([]plan.App{plain2, web}, reg), ""},
 		{"a plain app removed", with([]plan.App{web}, reg), ""},
 		{"a deployed app added", with([]plan.App{plain, web, api}, reg), `app "api" is new`},
