@@ -195,9 +195,9 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 		if serr := d.state.MarkBad(target.version, err.Error()); serr != nil {
 			log.Error().Err(serr).Msg("cannot remember the failed version")
 		}
-		log.Error().Err(err).Msg("deploy failed; the running release keeps serving and this version is not tried again until a newer one appears")
+		log.Error().Err(err).Str("running", runningRelease(target.previous)).Msg("deploy failed; the running release keeps serving and this version is not tried again until a newer one appears")
 	default:
-		log.Error().Err(err).Msg("deploy failed; the running release keeps serving, and the next poll tries again")
+		log.Error().Err(err).Str("running", runningRelease(target.previous)).Msg("deploy failed; the running release keeps serving, and the next poll tries again")
 	}
 	d.emit(EventDeployFailed, fmt.Sprintf("%s: %v (deploy %s)", target.version, err, id))
 	d.report(log, id, target.version, err)
@@ -477,3 +477,12 @@ func (d *Deployer) report(log zerolog.Logger, id, ver string, err error) {
 
 // safeName makes a version usable as one folder name.
 func safeName(v string) string { return strings.ReplaceAll(v, "/", "_") }
+
+// runningRelease names the release that keeps serving after a failed
+// deploy, for the log: none on a first deploy.
+func runningRelease(id string) string {
+	if id == "" {
+		return "none: nothing was deployed before"
+	}
+	return release.VersionOf(id)
+}
