@@ -77,6 +77,10 @@ type Options struct {
 	Logger  zerolog.Logger
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// DownloadTimeout bounds one download, retries included (default 30
+	// minutes): a registry that stalls mid-stream must not hold the app's
+	// deploys forever.
+	DownloadTimeout time.Duration
 }
 
 // Deployer deploys one app. Its methods may be called from any goroutine;
@@ -101,6 +105,9 @@ func New(o Options) (*Deployer, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.DownloadTimeout <= 0 {
+		o.DownloadTimeout = 30 * time.Minute
 	}
 	if o.IDs == nil {
 		o.IDs = ids.NewSource()
@@ -291,7 +298,9 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if maxSize <= 0 {
 		maxSize = artifact.DefaultMaxSize
 	}
-	path, sum, err := artifact.Fetch(ctx, func(ctx context.Context) (io.ReadCloser, error) {
+	fctx, cancel := context.WithTimeout(ctx, d.o.DownloadTimeout)
+	defer cancel()
+	path, sum, err := artifact.Fetch(fctx, func(ctx context.Context) (io.ReadCloser, error) {
 		rc, size, err := d.o.Source.Open(ctx, c.version, c.artifact)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
