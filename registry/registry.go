@@ -1,6 +1,6 @@
 // Package registry is where an app's releases come from: one interface,
-// one sub-package per kind of registry (file, and later ghr, s3, gs,
-// grpc). A registry only lists releases and opens their files; choosing
+// one sub-package per kind of registry (file, ghr, s3, gs, grpc). A
+// registry only lists releases and opens their files; choosing
 // the newest version and the artifact for this machine is package
 // registry/version's, and downloading, verifying and unpacking is package
 // artifact's.
@@ -16,14 +16,14 @@ import (
 // Release is one version a registry offers.
 type Release struct {
 	// Version is the tag as published ("v1.2.3").
-	Version string
+	Version string `json:"version"`
 	// Created is when it was published; zero when unknown.
-	Created time.Time
+	Created time.Time `json:"created,omitzero"`
 	// Files are the names of its files: artifacts and checksum files.
-	Files []string
+	Files []string `json:"files"`
 	// Artifact, when set, is the file the registry itself chose for this
 	// host (a grpc registry's Current does): no choosing by name then.
-	Artifact string
+	Artifact string `json:"artifact,omitempty"`
 }
 
 // Report says what a host did with a release, for registries that keep

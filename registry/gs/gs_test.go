@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dewyhq/dewy/cache/cachetest"
 	"github.com/dewyhq/dewy/internal/testutil"
 	"github.com/dewyhq/dewy/registry"
 )
@@ -71,4 +72,23 @@ func TestAgainstACloudStorageEmulator(t *testing.T) {
 	if _, err := r.client.Bucket("releases").Object("apps/web/v1.1.0/.dewy/h1_web.json").Attrs(ctx); err != nil {
 		t.Errorf("no report object: %v", err)
 	}
+}
+
+// The shared cache's store against fake-gcs-server.
+func TestStoreAgainstACloudStorageEmulator(t *testing.T) {
+	srv := testutil.StartGCS(t)
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	ctx := context.Background()
+	u, _ := url.Parse("gs://fleet-cache/dewy")
+	s, err := NewStore(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.client.Bucket("fleet-cache").Create(ctx, "dewy-test", nil); err != nil {
+		t.Fatal(err)
+	}
+	cachetest.Run(t, s)
 }

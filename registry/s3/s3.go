@@ -38,27 +38,37 @@ var _ registry.Registry = (*Registry)(nil)
 
 // New returns the registry of u, s3://<region>/<bucket>/<prefix>[?endpoint=URL].
 func New(ctx context.Context, u *url.URL) (*Registry, error) {
+	c, bucket, prefix, err := open(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("s3 registry: %w", err)
+	}
+	return &Registry{client: c, bucket: bucket, prefix: prefix}, nil
+}
+
+// open makes the client of s3://<region>/<bucket>/<prefix>[?endpoint=URL]
+// and splits the URL; prefix is "" or ends in '/'.
+func open(ctx context.Context, u *url.URL) (c *s3.Client, bucket, prefix string, err error) {
 	region := u.Host
 	parts := strings.SplitN(strings.Trim(u.Path, "/"), "/", 2)
 	if region == "" || parts[0] == "" {
-		return nil, fmt.Errorf("s3 registry %q: want s3://<region>/<bucket>/<prefix>", u.Redacted())
+		return nil, "", "", fmt.Errorf("%q: want s3://<region>/<bucket>/<prefix>", u.Redacted())
 	}
-	r := &Registry{bucket: parts[0]}
+	bucket = parts[0]
 	if len(parts) == 2 && parts[1] != "" {
-		r.prefix = strings.Trim(parts[1], "/") + "/"
+		prefix = strings.Trim(parts[1], "/") + "/"
 	}
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
 	if err != nil {
-		return nil, fmt.Errorf("s3 registry: AWS configuration: %w", err)
+		return nil, "", "", fmt.Errorf("AWS configuration: %w", err)
 	}
 	endpoint := u.Query().Get("endpoint")
-	r.client = s3.NewFromConfig(cfg, func(o *s3.Options) {
+	c = s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.UsePathStyle = true
 		}
 	})
-	return r, nil
+	return c, bucket, prefix, nil
 }
 
 // Releases lists the objects under the prefix (one paginated listing)

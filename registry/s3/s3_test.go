@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/dewyhq/dewy/cache/cachetest"
 	"github.com/dewyhq/dewy/internal/testutil"
 	"github.com/dewyhq/dewy/registry"
 )
@@ -83,4 +84,23 @@ func TestAgainstARealS3Server(t *testing.T) {
 	if !strings.Contains(buf.String(), `"error": "not ready"`) {
 		t.Errorf("report %s", buf.String())
 	}
+}
+
+// The shared cache's store against the real S3-compatible server.
+func TestStoreAgainstARealS3Server(t *testing.T) {
+	srv := testutil.StartS3(t)
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	ctx := context.Background()
+	u, _ := url.Parse("s3://us-east-1/fleet-cache/dewy?endpoint=" + url.QueryEscape(srv.Endpoint))
+	s, err := NewStore(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("fleet-cache")}); err != nil {
+		t.Fatal(err)
+	}
+	cachetest.Run(t, s)
 }
