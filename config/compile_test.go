@@ -169,6 +169,22 @@ func TestPidFileIsResolvedAgainstTheFilesFolder(t *testing.T) {
 	}
 }
 
+func TestSharedCacheSettings(t *testing.T) {
+	src := "agent {\n  cache = \"s3://eu-west-1/fleet/dewy?endpoint=http://127.0.0.1:9000\"\n  registry_ttl = \"2m\"\n}\n"
+	res := LoadSource([]byte(src), "dewy.hcl", Inputs{})
+	if len(res.Diags) != 0 {
+		t.Fatalf("diagnostics: %v", res.Diags)
+	}
+	a := res.Plan.Agent
+	if a.Cache == nil || a.Cache.Scheme != "s3" || a.Cache.Host != "eu-west-1" || a.Cache.Path != "/fleet/dewy" || a.RegistryTTL != 2*time.Minute {
+		t.Fatalf("cache %v, ttl %s", a.Cache, a.RegistryTTL)
+	}
+	res = LoadSource(nil, "dewy.hcl", Inputs{})
+	if res.Plan.Agent.Cache != nil || res.Plan.Agent.RegistryTTL != 0 {
+		t.Fatalf("default cache %v, ttl %s; want local and 0", res.Plan.Agent.Cache, res.Plan.Agent.RegistryTTL)
+	}
+}
+
 func TestLayeringErrorsNameTheirOrigin(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -180,6 +196,10 @@ func TestLayeringErrorsNameTheirOrigin(t *testing.T) {
 		{"bad flag value", Inputs{Flags: map[string]string{"log_format": "xml"}}, `From flag --log-format: "xml" is not a valid log_format.`, "error"},
 		{"unknown env is a warning", Inputs{Environ: []string{"DEWY_LOG_LEVLE=debug"}}, `DEWY_LOG_LEVLE is not a dewy setting and is ignored. Did you mean "DEWY_LOG_LEVEL"?`, "warning"},
 		{"unknown flag key", Inputs{Flags: map[string]string{"colour": "on"}}, `--colour is not a dewy setting.`, "error"},
+		{"cache of another scheme", Inputs{Flags: map[string]string{"cache": "file:///srv/cache"}}, `From flag --cache: "file://" is not a cache scheme. Use one of s3://, gs://. Or write local`, "error"},
+		{"s3 cache without a bucket", Inputs{Environ: []string{"DEWY_CACHE=s3://eu-west-1"}}, `From env DEWY_CACHE: "s3://eu-west-1": an S3 URL names a region and a bucket`, "error"},
+		{"registry_ttl not a duration", Inputs{Environ: []string{"DEWY_REGISTRY_TTL=30"}}, `From env DEWY_REGISTRY_TTL: "30" is not a duration: it has no unit.`, "error"},
+		{"registry_ttl without a shared cache", Inputs{Flags: map[string]string{"registry_ttl": "30s"}}, `From flag --registry-ttl: registry_ttl shares the registries' answers through a shared cache, and cache is local`, "warning"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

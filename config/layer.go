@@ -147,6 +147,12 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 			out.AdminSocket = v
 		case KeyContainment:
 			out.Containment = v
+		case KeyCache:
+			if v != "local" {
+				out.Cache, _ = parseURL(v, cacheRules, "cache")
+			}
+		case KeyRegistryTTL:
+			out.RegistryTTL, _ = ParseDuration(v)
 		case KeyPidFile:
 			// A relative path in the file is relative to the file's folder.
 			if v != "" && o.rng != nil && !filepath.IsAbs(v) {
@@ -154,6 +160,15 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 			}
 			out.PidFile = v
 		}
+	}
+	if out.RegistryTTL > 0 && k.String(KeyCache) == "local" {
+		o := origins[KeyRegistryTTL]
+		d := &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "registry_ttl without a shared cache", Subject: o.rng,
+			Detail: "registry_ttl shares the registries' answers through a shared cache, and cache is local: every poll asks the registry. Set cache = \"s3://...\" or \"gs://...\", or remove registry_ttl."}
+		if o.rng == nil {
+			d.Detail = "From " + o.text + ": " + d.Detail
+		}
+		diags = append(diags, d)
 	}
 	return out, diags
 }
@@ -175,7 +190,16 @@ func checkSetting(a AttrSpec, v string, o origin) hcl.Diagnostics {
 		problem = fmt.Sprintf("%q is not a valid %s.%s Use one of: %s.", v, a.Name, didYouMean(v, a.Enum), strings.Join(a.Enum, ", "))
 	case (a.Name == KeyStateDir || a.Name == KeyAdminSocket) && !filepath.IsAbs(v):
 		problem = fmt.Sprintf("%q is not an absolute path. Write the full path, starting with /.", v)
-	default:
+	case a.Kind == KindDuration:
+		if _, err := ParseDuration(v); err != nil {
+			problem = fmt.Sprintf("%q is not a duration: %v.", v, err)
+		}
+	case a.Name == KeyCache && v != "local":
+		if _, msg := parseURL(v, cacheRules, "cache"); msg != "" {
+			problem = msg + " Or write local, for this host's state_dir."
+		}
+	}
+	if problem == "" {
 		return nil
 	}
 	d := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + a.Name, Subject: o.rng}

@@ -102,6 +102,8 @@ const (
 	KeyAdminSocket = "admin_socket"
 	KeyPidFile     = "pid_file"
 	KeyContainment = "containment"
+	KeyCache       = "cache"
+	KeyRegistryTTL = "registry_ttl"
 )
 
 // DefaultPath is where dewy looks for its config when none is given.
@@ -125,6 +127,8 @@ func Spec() BlockSpec {
 					{Name: KeyAdminSocket, Kind: KindString, Default: "/run/dewy.sock", Doc: "Absolute path of the local control socket. Env DEWY_ADMIN_SOCKET, flag --admin-socket."},
 					{Name: KeyPidFile, Kind: KindString, Doc: "Write dewy's pid here once it is up; removed at exit. A relative path is resolved against the config file's folder (from env or flag: the working directory). Env DEWY_PID_FILE, flag --pid-file."},
 					{Name: KeyContainment, Kind: KindString, Default: "auto", Enum: []string{"auto", "token"}, Doc: "How the processes of a generation are found when it stops: auto (a cgroup v2 per generation where dewy may create one, else the DEWY_TOKEN environment token) or token (never a cgroup: another manager owns the cgroup tree). Env DEWY_CONTAINMENT, flag --containment."},
+					{Name: KeyCache, Kind: KindString, Default: "local", Doc: "Where downloaded releases are shared: local (the state_dir, this host only), or a bucket shared by a fleet, s3://<region>/<bucket>/<prefix>[?endpoint=URL] or gs://<bucket>/<prefix>: the first host to see a release downloads it from the registry and stores it there, the others read it from there (and check it as any download). Env DEWY_CACHE, flag --cache."},
+					{Name: KeyRegistryTTL, Kind: KindDuration, Default: "0s", Doc: "With a shared cache: the registries' answers are shared for this long, so one host per window asks each registry (the one whose conditional write of the window's lock succeeds) and, when the registry fails, the last shared answer is used. 0s: every host asks on every poll. Env DEWY_REGISTRY_TTL, flag --registry-ttl."},
 				},
 			},
 			{

@@ -65,6 +65,12 @@ var registryRules = []urlRule{
 	}},
 }
 
+// cacheRules are the shared caches' URLs: the s3 and gs registries' forms.
+var cacheRules = []urlRule{
+	{scheme: "s3", form: "s3://<region>/<bucket>/<prefix>", query: []string{"endpoint"}, check: registryRules[2].check},
+	{scheme: "gs", form: "gs://<bucket>/<prefix>", check: registryRules[3].check},
+}
+
 var notifierRules = []urlRule{
 	{scheme: "slack", form: "slack://channel?title=..&url=..", query: []string{"title", "url", "quiet"}, bools: []string{"quiet"}, check: func(u *url.URL) string {
 		if u.Host == "" {

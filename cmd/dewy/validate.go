@@ -143,6 +143,8 @@ func printPlan(w io.Writer, path string, p *plan.Plan) {
 		config.KeyStateDir: p.Agent.StateDir, config.KeyAdminSocket: p.Agent.AdminSocket,
 		config.KeyPidFile:     p.Agent.PidFile,
 		config.KeyContainment: p.Agent.Containment,
+		config.KeyCache:       cacheString(p.Agent),
+		config.KeyRegistryTTL: p.Agent.RegistryTTL.String(),
 	}
 	for _, k := range keys {
 		v := values[k]
@@ -152,4 +154,12 @@ func printPlan(w io.Writer, path string, p *plan.Plan) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, v, p.Agent.Origins[k])
 	}
 	_ = tw.Flush()
+}
+
+// cacheString names the agent's cache as the table shows it.
+func cacheString(a plan.Agent) string {
+	if a.Cache == nil {
+		return "local"
+	}
+	return a.Cache.Redacted()
 }

@@ -45,6 +45,12 @@ type Agent struct {
 	// Containment is "auto" (cgroup v2 where possible, else the token) or
 	// "token".
 	Containment string
+	// Cache is the fleet's shared cache (s3:// or gs://); nil for the
+	// local one.
+	Cache *url.URL
+	// RegistryTTL is how long a registry's answer is shared through the
+	// cache; 0 for not at all.
+	RegistryTTL time.Duration
 	// Origins maps each setting's key ("log_level") to where its value
 	// came from: "default", "dewy.hcl:3:3", "env DEWY_LOG_LEVEL", "flag --log-level".
 	Origins map[string]string
