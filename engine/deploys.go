@@ -8,6 +8,9 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/dewyhq/dewy/cache"
 	"github.com/dewyhq/dewy/engine/deploy"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/registry"
@@ -37,12 +40,42 @@ func openRegistry(ctx context.Context, r plan.Registry, environ []string) (regis
 	}
 }
 
+// openCache returns the fleet's shared cache of the agent settings, nil
+// for the local one.
+func openCache(ctx context.Context, a plan.Agent, host string, log zerolog.Logger) (*cache.Shared, error) {
+	if a.Cache == nil {
+		return nil, nil
+	}
+	var store cache.Store
+	var err error
+	switch a.Cache.Scheme {
+	case "s3":
+		store, err = s3.NewStore(ctx, a.Cache)
+	case "gs":
+		store, err = gs.NewStore(ctx, a.Cache)
+	default:
+		err = fmt.Errorf("cache %s: unknown scheme %s://", a.Cache.Redacted(), a.Cache.Scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cache.New(store, cache.Options{Host: host, Logger: log}), nil
+}
+
 // newDeployers makes the deployer of every app with a registry. An app
 // whose registry cannot be opened is logged and left without one: it runs
-// what its current link points at, if anything.
+// what its current link points at, if anything. A shared cache that
+// cannot be opened is logged and not used: every host then downloads
+// from the registry, as with the local cache.
 func (e *Engine) newDeployers() map[string]*deploy.Deployer {
 	out := map[string]*deploy.Deployer{}
 	host, _ := os.Hostname()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	shared, err := openCache(ctx, e.plan.Agent, host, e.log)
+	cancel()
+	if err != nil {
+		e.log.Error().Err(err).Msg("the shared cache cannot be used; every release is downloaded from its registry")
+	}
 	for _, a := range e.plan.Apps {
 		if a.Registry == "" {
 			continue
@@ -52,11 +85,18 @@ func (e *Engine) newDeployers() map[string]*deploy.Deployer {
 		src, err := openRegistry(ctx, def, e.o.Environ)
 		cancel()
 		if err == nil {
-			var d *deploy.Deployer
-			d, err = deploy.New(deploy.Options{
+			o := deploy.Options{
 				App: a, Registry: def, Source: src, StateDir: e.plan.Agent.StateDir, Host: host,
 				Restart: e.restartFunc(a.Name), Emit: e.emit, IDs: e.ids, Logger: e.log,
-			})
+			}
+			if shared != nil {
+				o.Cache = shared.Artifacts(def.URL)
+				if ttl := e.plan.Agent.RegistryTTL; ttl > 0 {
+					o.Source = shared.Registry(src, def.URL, ttl)
+				}
+			}
+			var d *deploy.Deployer
+			d, err = deploy.New(o)
 			if err == nil {
 				out[a.Name] = d
 				continue

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dewyhq/dewy/internal/testutil"
@@ -62,14 +61,10 @@ type s3Registry struct {
 
 func newS3Registry(t *testing.T) s3Registry {
 	srv := testutil.StartS3(t)
-	client := s3.New(s3.Options{
-		Region: srv.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(srv.Access, srv.Secret, ""),
-	})
-	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("releases")}); err != nil {
+	if err := srv.CreateBucket(context.Background(), "releases"); err != nil {
 		t.Fatal(err)
 	}
-	return s3Registry{t: t, srv: srv, client: client}
+	return s3Registry{t: t, srv: srv, client: srv.Client()}
 }
 
 func (r s3Registry) url() string {

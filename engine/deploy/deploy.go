@@ -32,6 +32,7 @@ import (
 
 	"github.com/dewyhq/dewy/actions"
 	"github.com/dewyhq/dewy/artifact"
+	"github.com/dewyhq/dewy/cache"
 	"github.com/dewyhq/dewy/engine/ids"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/engine/release"
@@ -81,6 +82,22 @@ type Options struct {
 	// minutes): a registry that stalls mid-stream must not hold the app's
 	// deploys forever.
 	DownloadTimeout time.Duration
+	// Cache, when set, is the fleet's shared cache of this registry's
+	// artifacts (agent { cache }): an artifact is read from it when some
+	// host stored it, else downloaded from the registry and stored there
+	// once verified. Checksum files always come from the registry, so the
+	// cache can never vouch for its own bytes.
+	Cache ArtifactCache
+}
+
+// ArtifactCache is the shared cache of one registry's artifacts (a
+// *cache.Artifacts).
+type ArtifactCache interface {
+	// Open returns a cached file, its size and the SHA-256 it was stored
+	// with; registry.ErrNotFound (wrapped) when no host stored it yet.
+	Open(ctx context.Context, version, file string) (io.ReadCloser, int64, string, error)
+	// Store stores a verified file unless another host did first.
+	Store(ctx context.Context, version, file string, body io.Reader, size int64, sha256 string) error
 }
 
 // Deployer deploys one app. Its methods may be called from any goroutine;
@@ -298,29 +315,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if maxSize <= 0 {
 		maxSize = artifact.DefaultMaxSize
 	}
-	fctx, cancel := context.WithTimeout(ctx, d.o.DownloadTimeout)
-	defer cancel()
-	path, sum, err := artifact.Fetch(fctx, func(ctx context.Context) (io.ReadCloser, error) {
-		rc, size, err := d.o.Source.Open(ctx, c.version, c.artifact)
-		switch {
-		case errors.Is(err, registry.ErrNotFound):
-			return nil, artifact.Permanent(err)
-		case err != nil:
-			return nil, err
-		case size > maxSize:
-			rc.Close()
-			return nil, artifact.Permanent(fmt.Errorf("%w: the registry announces %d bytes, the limit is %d", artifact.ErrTooLarge, size, maxSize))
-		}
-		return rc, nil
-	}, filepath.Join(d.cache, safeName(c.version)), c.artifact, artifact.FetchOptions{
-		MaxSize: maxSize,
-		// The download is removed once unpacked and the cache is cleared
-		// at start: no fsync needed (the unpacked release is what counts).
-		Transient: true,
-		Progress: func(done, total int64) {
-			log.Info().Int64("bytes", done).Int64("of", total).Msg("downloading")
-		},
-	})
+	path, sum, fromCache, err := d.download(ctx, log, c, maxSize, d.o.Cache)
 	if errors.Is(err, artifact.ErrTooLarge) {
 		return bad("download %s: %w", c.artifact, err)
 	}
@@ -331,7 +326,19 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if err != nil {
 		return err
 	}
-	if err := artifact.Verify(sum, c.artifact, sums, d.o.Registry.VerifyRequired); err != nil {
+	err = artifact.Verify(sum, c.artifact, sums, d.o.Registry.VerifyRequired)
+	if err != nil && fromCache {
+		// The registry's checksum says the shared copy is not the
+		// release: the registry's own bytes decide.
+		_ = os.RemoveAll(filepath.Dir(path))
+		log.Warn().Err(err).Msg("the shared cache's copy fails verification; downloading from the registry")
+		path, sum, fromCache, err = d.download(ctx, log, c, maxSize, nil)
+		if err != nil {
+			return fmt.Errorf("download %s: %w", c.artifact, err)
+		}
+		err = artifact.Verify(sum, c.artifact, sums, d.o.Registry.VerifyRequired)
+	}
+	if err != nil {
 		_ = os.RemoveAll(filepath.Dir(path))
 		return bad("verify %s: %w", c.artifact, err)
 	}
@@ -339,7 +346,19 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if err := os.MkdirAll(d.dir.Releases(), 0o755); err != nil {
 		return fmt.Errorf("release folder: %w", err)
 	}
+	shared := make(chan struct{})
+	if fromCache || d.o.Cache == nil {
+		close(shared)
+	} else {
+		// The other hosts get it from the cache; stored while this host
+		// unpacks, and awaited before the download is removed.
+		go func() {
+			defer close(shared)
+			d.share(ctx, log, c, path, sum)
+		}()
+	}
 	err = artifact.Unpack(ctx, path, c.artifact, d.dir.Path(rid), artifact.Limits{})
+	<-shared
 	// The unpacked release is what a rollback uses: the download goes.
 	if rerr := os.RemoveAll(filepath.Dir(path)); rerr != nil {
 		log.Warn().Err(rerr).Msg("cannot clean the download cache")
@@ -388,6 +407,93 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		log.Info().Strs("removed", removed).Msg("old releases removed")
 	}
 	return nil
+}
+
+// download fetches c's artifact into the download cache: from the shared
+// cache (shared, nil for none) when a host stored it there and it still
+// matches the SHA-256 it was stored with, else from the registry.
+// fromCache says which.
+func (d *Deployer) download(ctx context.Context, log zerolog.Logger, c *candidate, maxSize int64, shared ArtifactCache) (path, sum string, fromCache bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.o.DownloadTimeout)
+	defer cancel()
+	dest := filepath.Join(d.cache, safeName(c.version))
+	opts := artifact.FetchOptions{
+		MaxSize: maxSize,
+		// The download is removed once unpacked and the cache is cleared
+		// at start: no fsync needed (the unpacked release is what counts).
+		Transient: true,
+		Progress: func(done, total int64) {
+			log.Info().Int64("bytes", done).Int64("of", total).Msg("downloading")
+		},
+	}
+	if shared != nil {
+		var stored string
+		path, sum, err = artifact.Fetch(ctx, func(ctx context.Context) (io.ReadCloser, error) {
+			rc, size, s, err := shared.Open(ctx, c.version, c.artifact)
+			switch {
+			case err != nil:
+				return nil, artifact.Permanent(err)
+			case size > maxSize:
+				rc.Close()
+				return nil, artifact.Permanent(fmt.Errorf("%w: the shared cache holds %d bytes, the limit is %d", artifact.ErrTooLarge, size, maxSize))
+			}
+			stored = s
+			return rc, nil
+		}, dest, c.artifact, opts)
+		switch {
+		case err == nil && sum == stored:
+			log.Info().Msg("artifact read from the shared cache")
+			return path, sum, true, nil
+		case err == nil:
+			_ = os.RemoveAll(dest)
+			log.Warn().Str("stored", stored).Str("read", sum).Msg("the shared cache's copy does not match the SHA-256 it was stored with; downloading from the registry")
+		case ctx.Err() != nil:
+			return "", "", false, err
+		case errors.Is(err, registry.ErrNotFound):
+			log.Debug().Msg("not in the shared cache yet; downloading from the registry")
+		default:
+			log.Warn().Err(err).Msg("cannot read the shared cache; downloading from the registry")
+		}
+	}
+	path, sum, err = artifact.Fetch(ctx, func(ctx context.Context) (io.ReadCloser, error) {
+		rc, size, err := d.o.Source.Open(ctx, c.version, c.artifact)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			return nil, artifact.Permanent(err)
+		case err != nil:
+			return nil, err
+		case size > maxSize:
+			rc.Close()
+			return nil, artifact.Permanent(fmt.Errorf("%w: the registry announces %d bytes, the limit is %d", artifact.ErrTooLarge, size, maxSize))
+		}
+		return rc, nil
+	}, dest, c.artifact, opts)
+	return path, sum, false, err
+}
+
+// share stores a verified download in the shared cache for the other
+// hosts; a failure costs them only their own download.
+func (d *Deployer) share(ctx context.Context, log zerolog.Logger, c *candidate, path, sum string) {
+	ctx, cancel := context.WithTimeout(ctx, d.o.DownloadTimeout)
+	defer cancel()
+	f, err := os.Open(path)
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot store the artifact in the shared cache")
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err == nil {
+		err = d.o.Cache.Store(ctx, c.version, c.artifact, f, fi.Size(), sum)
+	}
+	switch {
+	case err == nil:
+		log.Info().Msg("artifact stored in the shared cache for the other hosts")
+	case errors.Is(err, cache.ErrExists):
+		log.Debug().Msg("another host stored the artifact in the shared cache first")
+	default:
+		log.Warn().Err(err).Msg("cannot store the artifact in the shared cache")
+	}
 }
 
 // checksumFiles reads the release's checksum files that may cover the

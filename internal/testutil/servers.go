@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // findServer finds a test server's binary: $env, PATH, then
@@ -89,6 +93,21 @@ type S3Server struct {
 // Env is the AWS environment that reaches it.
 func (s S3Server) Env() []string {
 	return []string{"AWS_ACCESS_KEY_ID=" + s.Access, "AWS_SECRET_ACCESS_KEY=" + s.Secret, "AWS_REGION=" + s.Region, "AWS_EC2_METADATA_DISABLED=true"}
+}
+
+// Client is an S3 client of the server, for tests to set up buckets and
+// objects the way an operator's tooling would.
+func (s S3Server) Client() *s3.Client {
+	return s3.New(s3.Options{
+		Region: s.Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(s.Access, s.Secret, ""),
+	})
+}
+
+// CreateBucket makes a bucket.
+func (s S3Server) CreateBucket(ctx context.Context, name string) error {
+	_, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	return err
 }
 
 // StartS3 starts versitygw for the test and stops it at the end. Without
