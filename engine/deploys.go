@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"reflect"
+	"sort"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -13,6 +13,7 @@ import (
 	"github.com/dewyhq/dewy/cache"
 	"github.com/dewyhq/dewy/engine/deploy"
 	"github.com/dewyhq/dewy/engine/plan"
+	"github.com/dewyhq/dewy/engine/release"
 	"github.com/dewyhq/dewy/registry"
 	"github.com/dewyhq/dewy/registry/file"
 	"github.com/dewyhq/dewy/registry/ghr"
@@ -62,48 +63,184 @@ func openCache(ctx context.Context, a plan.Agent, host string, log zerolog.Logge
 	return cache.New(store, cache.Options{Host: host, Logger: log}), nil
 }
 
-// newDeployers makes the deployer of every app with a registry. An app
-// whose registry cannot be opened is logged and left without one: it runs
-// what its current link points at, if anything. A shared cache that
-// cannot be opened is logged and not used: every host then downloads
-// from the registry, as with the local cache.
-func (e *Engine) newDeployers() map[string]*deploy.Deployer {
-	out := map[string]*deploy.Deployer{}
-	host, _ := os.Hostname()
+// deployRun is one app's Deployer and its poller.
+type deployRun struct {
+	d *deploy.Deployer
+	// key is what the Deployer was made from (deployKey): a reload that
+	// leaves it alone keeps the Deployer.
+	key string
+	// stopPoll ends the poller; polled is closed when it has returned.
+	stopPoll context.CancelFunc
+	polled   chan struct{}
+}
+
+// deployKey is what an app's Deployer is made from: the app, its
+// registry block and the shared cache settings (not where they were
+// written).
+func deployKey(p *plan.Plan, a plan.App) string {
+	r := p.Registries[a.Registry]
+	r.Origin = ""
+	cache := ""
+	if p.Agent.Cache != nil {
+		cache = p.Agent.Cache.String()
+	}
+	return fmt.Sprintf("%#v|%#v|%s|%s", withoutOrigin(a), r, cache, p.Agent.RegistryTTL)
+}
+
+// appLock is the lock of an app's deploys, shared by its successive
+// Deployers.
+func (e *Engine) appLock(app string) *sync.Mutex {
+	e.deployMu.Lock()
+	defer e.deployMu.Unlock()
+	l := e.deployLocks[app]
+	if l == nil {
+		l = &sync.Mutex{}
+		e.deployLocks[app] = l
+	}
+	return l
+}
+
+// newDeployer makes the Deployer of one app of p. The shared cache is
+// the one opened for p's agent settings (openShared).
+func (e *Engine) newDeployer(p *plan.Plan, a plan.App) (*deploy.Deployer, error) {
+	def := p.Registries[a.Registry]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	shared, err := openCache(ctx, e.plan.Agent, host, e.log)
+	src, err := openRegistry(ctx, def, e.o.Environ)
 	cancel()
 	if err != nil {
-		e.log.Error().Err(err).Msg("the shared cache cannot be used; every release is downloaded from its registry")
+		return nil, err
 	}
-	for _, a := range e.plan.Apps {
-		if a.Registry == "" {
+	o := deploy.Options{
+		App: a, Registry: def, Source: src, StateDir: e.stateDir, Host: e.host,
+		Restart: e.restartFunc(a.Name), Emit: e.emit, IDs: e.ids, Logger: e.log,
+		Lock: e.appLock(a.Name),
+	}
+	if e.shared != nil {
+		o.Cache = e.shared.Artifacts(def.URL)
+		if ttl := p.Agent.RegistryTTL; ttl > 0 {
+			o.Source = e.shared.Registry(src, def.URL, ttl)
+		}
+	}
+	return deploy.New(o)
+}
+
+// openShared opens the shared cache of p's agent settings, unless the
+// one open already is it. One that cannot be opened is logged and not
+// used: every host then downloads from the registry, as with the local
+// cache.
+func (e *Engine) openShared(p *plan.Plan) {
+	want := ""
+	if p.Agent.Cache != nil {
+		want = p.Agent.Cache.String()
+	}
+	if want == e.sharedURL && (e.shared != nil || want == "") {
+		return
+	}
+	e.shared, e.sharedURL = nil, want
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	shared, err := openCache(ctx, p.Agent, e.host, e.log)
+	if err != nil {
+		e.log.Error().Err(err).Msg("the shared cache cannot be used; every release is downloaded from its registry")
+		return
+	}
+	e.shared = shared
+}
+
+// startDeployers makes and starts the Deployer of each of p's apps named
+// (those with a registry). An app whose registry cannot be opened is
+// logged and left without one: it runs what its current link points at,
+// if anything.
+func (e *Engine) startDeployers(p *plan.Plan, names []string) {
+	e.openShared(p)
+	for _, n := range names {
+		a, ok := p.App(n)
+		if !ok || a.Registry == "" {
 			continue
 		}
-		def := e.plan.Registries[a.Registry]
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		src, err := openRegistry(ctx, def, e.o.Environ)
-		cancel()
-		if err == nil {
-			o := deploy.Options{
-				App: a, Registry: def, Source: src, StateDir: e.plan.Agent.StateDir, Host: host,
-				Restart: e.restartFunc(a.Name), Emit: e.emit, IDs: e.ids, Logger: e.log,
-			}
-			if shared != nil {
-				o.Cache = shared.Artifacts(def.URL)
-				if ttl := e.plan.Agent.RegistryTTL; ttl > 0 {
-					o.Source = shared.Registry(src, def.URL, ttl)
-				}
-			}
-			var d *deploy.Deployer
-			d, err = deploy.New(o)
-			if err == nil {
-				out[a.Name] = d
-				continue
-			}
+		d, err := e.newDeployer(p, a)
+		if err != nil {
+			e.log.Error().Err(err).Str("app", a.Name).Msg("the app is not deployed from its registry")
+			continue
 		}
-		e.log.Error().Err(err).Str("app", a.Name).Msg("the app is not deployed from its registry")
+		pctx, stop := context.WithCancel(e.schedCtx)
+		r := &deployRun{d: d, key: deployKey(p, a), stopPoll: stop, polled: make(chan struct{})}
+		e.deployMu.Lock()
+		e.deployers[a.Name] = r
+		e.deployMu.Unlock()
+		e.actionsWG.Add(1)
+		go func() {
+			defer e.actionsWG.Done()
+			defer close(r.polled)
+			d.Poll(pctx)
+		}()
 	}
+}
+
+// pauseDeploys ends the Deployers of the apps named and takes their
+// locks: when it returns no deploy or rollback of them is under way (a
+// download is cut, a restart under way ends first, bounded by the app's
+// ready timeout) and none starts until resume is called.
+func (e *Engine) pauseDeploys(names []string) (resume func()) {
+	sort.Strings(names)
+	var runs []*deployRun
+	e.deployMu.Lock()
+	for _, n := range names {
+		if r := e.deployers[n]; r != nil {
+			runs = append(runs, r)
+			delete(e.deployers, n)
+		}
+	}
+	e.deployMu.Unlock()
+	for _, r := range runs {
+		r.stopPoll()
+		r.d.Close()
+	}
+	var locks []*sync.Mutex
+	for _, n := range names {
+		l := e.appLock(n)
+		l.Lock()
+		locks = append(locks, l)
+	}
+	for _, r := range runs {
+		<-r.polled
+	}
+	return func() {
+		for _, l := range locks {
+			l.Unlock()
+		}
+	}
+}
+
+// waitsForRelease says whether a starts with nothing to run: deployed
+// from a registry, and no release deployed yet.
+func waitsForRelease(a plan.App) bool {
+	if a.Registry == "" {
+		return false
+	}
+	id, err := release.NewDir(a.Dir).Current()
+	return err == nil && id == ""
+}
+
+// redeploys names the apps whose Deployer a move from cur to next
+// changes: added, changed or removed apps with a registry, changed
+// registry blocks, another shared cache.
+func redeploys(next *plan.Plan, running map[string]*deployRun) []string {
+	var out []string
+	for _, a := range next.Apps {
+		r := running[a.Name]
+		switch {
+		case a.Registry == "" && r == nil:
+		case a.Registry == "" || r == nil || r.key != deployKey(next, a):
+			out = append(out, a.Name)
+		}
+	}
+	for name := range running {
+		if _, ok := next.App(name); !ok {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -118,26 +255,16 @@ func (e *Engine) restartFunc(app string) func(context.Context, string) error {
 	}
 }
 
-// startPollers polls every deployer's registry under the scheduler's
-// context: the shutdown stops them first.
-func (e *Engine) startPollers() {
-	for _, d := range e.deployers {
-		e.actionsWG.Add(1)
-		go func() {
-			defer e.actionsWG.Done()
-			d.Poll(e.schedCtx)
-		}()
-	}
-}
-
 // deployersOf returns the deployers of apps, an error naming the apps
 // that have none.
 func (e *Engine) deployersOf(apps []string) (map[string]*deploy.Deployer, error) {
 	out := map[string]*deploy.Deployer{}
 	var errs []error
+	e.deployMu.Lock()
+	defer e.deployMu.Unlock()
 	for _, a := range apps {
-		if d, ok := e.deployers[a]; ok {
-			out[a] = d
+		if r, ok := e.deployers[a]; ok {
+			out[a] = r.d
 		} else {
 			errs = append(errs, fmt.Errorf("app %q: %w", a, errNoDeployer))
 		}
@@ -161,46 +288,9 @@ func (e *Engine) eachDeployer(apps []string, fn func(*deploy.Deployer) error) er
 	return errors.Join(all...)
 }
 
-// deployChanges refuses a reload that would add, remove or change an app
-// deployed from a registry, or change its registry block: the deployers
-// are made at start, and a reload that changed them would be applied only
-// half (an added app would wait for a release nobody fetches). Saying so
-// beats a surprise; the operator restarts dewy for such a change.
-func deployChanges(cur, next *plan.Plan) error {
-	var errs []error
-	seen := map[string]bool{}
-	for _, a := range next.Apps {
-		seen[a.Name] = true
-		old, had := cur.App(a.Name)
-		switch {
-		case a.Registry == "" && (!had || old.Registry == ""):
-		case !had:
-			errs = append(errs, fmt.Errorf("app %q is new and deploys from registry %q", a.Name, a.Registry))
-		case !reflect.DeepEqual(withoutOrigin(old), withoutOrigin(a)):
-			errs = append(errs, fmt.Errorf("app %q deploys from a registry and its definition changed", a.Name))
-		case !sameRegistry(cur.Registries[a.Registry], next.Registries[a.Registry]):
-			errs = append(errs, fmt.Errorf("registry %q of app %q changed", a.Registry, a.Name))
-		}
-	}
-	for _, a := range cur.Apps {
-		if a.Registry != "" && !seen[a.Name] {
-			errs = append(errs, fmt.Errorf("app %q, deployed from registry %q, was removed", a.Name, a.Registry))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w; a change to an app deployed from a registry needs a restart of dewy", errors.Join(errs...))
-	}
-	return nil
-}
-
 // withoutOrigin drops where the app was written: moving a block in the
 // file is no change.
 func withoutOrigin(a plan.App) plan.App {
 	a.Origin = ""
 	return a
-}
-
-func sameRegistry(a, b plan.Registry) bool {
-	a.Origin, b.Origin = "", ""
-	return reflect.DeepEqual(a, b)
 }

@@ -9,14 +9,24 @@ import (
 	"github.com/dewyhq/dewy/engine/plan"
 )
 
-func TestDeployChangesAreRefusedByReload(t *testing.T) {
+// A reload rebuilds the Deployers of exactly the apps whose deploys it
+// changes, and leaves the others (and a running download) alone.
+func TestRedeploysNamesTheChangedDeployers(t *testing.T) {
 	u, _ := url.Parse("file:///srv/releases")
 	reg := plan.Registry{Name: "r", Scheme: "file", URL: u, Interval: time.Minute}
 	plain := plan.App{Name: "plain", Command: []string{"/bin/true"}}
 	web := plan.App{Name: "web", Registry: "r", Dir: "/opt/web", Command: []string{"/opt/web/current/web"}}
-	base := &plan.Plan{Registries: map[string]plan.Registry{"r": reg}, Apps: []plan.App{plain, web}}
-	with := func(apps []plan.App, r plan.Registry) *plan.Plan {
-		return &plan.Plan{Registries: map[string]plan.Registry{"r": r}, Apps: apps}
+	api := web
+	api.Name, api.Dir = "api", "/opt/api"
+	with := func(apps []plan.App, r plan.Registry, agent plan.Agent) *plan.Plan {
+		return &plan.Plan{Registries: map[string]plan.Registry{"r": r}, Apps: apps, Agent: agent}
+	}
+	base := with([]plan.App{plain, web, api}, reg, plan.Agent{})
+	running := map[string]*deployRun{}
+	for _, a := range base.Apps {
+		if a.Registry != "" {
+			running[a.Name] = &deployRun{key: deployKey(base, a)}
+		}
 	}
 	plain2 := plain
 	plain2.Command = []string{"/bin/false"}
@@ -25,33 +35,35 @@ func TestDeployChangesAreRefusedByReload(t *testing.T) {
 	u2, _ := url.Parse("file:///srv/other")
 	reg2 := reg
 	reg2.URL = u2
-	api := web
-	api.Name = "api"
 	moved := web
 	moved.Origin = "dewy.hcl:40:1"
 	movedReg := reg
 	movedReg.Origin = "dewy.hcl:30:1"
+	newApp := web
+	newApp.Name, newApp.Dir = "new", "/opt/new"
+	unregistered := web
+	unregistered.Registry = ""
+	cacheURL, _ := url.Parse("s3://eu-west-1/fleet/dewy")
 	cases := []struct {
 		name string
 		next *plan.Plan
-		want string // "" for accepted
+		want string
 	}{
-		{"nothing changed", with([]plan.App{plain, web}, reg), ""},
-		{"only moved in the file", with([]plan.App{plain, moved}, movedReg), ""},
-		{"a plain app changed", with([]plan.App{plain2, web}, reg), ""},
-		{"a plain app removed", with([]plan.App{web}, reg), ""},
-		{"a deployed app added", with([]plan.App{plain, web, api}, reg), `app "api" is new`},
-		{"a deployed app changed", with([]plan.App{plain, web2}, reg), `app "web" deploys from a registry and its definition changed`},
-		{"its registry changed", with([]plan.App{plain, web}, reg2), `registry "r" of app "web" changed`},
-		{"a deployed app removed", with([]plan.App{plain}, reg), `app "web", deployed from registry "r", was removed`},
+		{"nothing changed", with([]plan.App{plain, web, api}, reg, plan.Agent{}), ""},
+		{"only moved in the file", with([]plan.App{plain, moved, api}, movedReg, plan.Agent{}), ""},
+		{"a plain app changed", with([]plan.App{plain2, web, api}, reg, plan.Agent{}), ""},
+		{"a plain app removed", with([]plan.App{web, api}, reg, plan.Agent{}), ""},
+		{"a deployed app added", with([]plan.App{plain, web, api, newApp}, reg, plan.Agent{}), "new"},
+		{"a deployed app changed", with([]plan.App{plain, web2, api}, reg, plan.Agent{}), "web"},
+		{"its registry changed", with([]plan.App{plain, web, api}, reg2, plan.Agent{}), "api,web"},
+		{"a deployed app removed", with([]plan.App{plain, api}, reg, plan.Agent{}), "web"},
+		{"an app no longer deployed", with([]plan.App{plain, unregistered, api}, reg, plan.Agent{}), "web"},
+		{"a shared cache", with([]plan.App{plain, web, api}, reg, plan.Agent{Cache: cacheURL}), "api,web"},
+		{"a registry TTL", with([]plan.App{plain, web, api}, reg, plan.Agent{RegistryTTL: time.Minute}), "api,web"},
 	}
 	for _, c := range cases {
-		err := deployChanges(base, c.next)
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%s: refused: %v", c.name, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "needs a restart of dewy")):
-			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		if got := strings.Join(redeploys(c.next, running), ","); got != c.want {
+			t.Errorf("%s: redeploys %q, want %q", c.name, got, c.want)
 		}
 	}
 }

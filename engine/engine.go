@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dewyhq/dewy/actions"
-	"github.com/dewyhq/dewy/engine/deploy"
+	"github.com/dewyhq/dewy/cache"
 	"github.com/dewyhq/dewy/engine/event"
 	"github.com/dewyhq/dewy/engine/ids"
 	"github.com/dewyhq/dewy/engine/plan"
@@ -105,9 +105,20 @@ type Engine struct {
 	reloadMu sync.Mutex
 	// stopping: STOPPING=1 went to systemd; no READY=1 after it.
 	stopping atomic.Bool
-	// deployers keep the apps with a registry on their newest release;
-	// set before the loop starts, read-only after.
-	deployers map[string]*deploy.Deployer
+	// deployMu guards deployers and deployLocks.
+	deployMu sync.Mutex
+	// deployers keep the apps with a registry on their newest release; a
+	// reload replaces those whose definition changed (see deploys.go).
+	deployers map[string]*deployRun
+	// deployLocks serialise each app's deploys across its Deployers.
+	deployLocks map[string]*sync.Mutex
+	// Fixed at start for the deployers: the state folder (a new
+	// state_dir takes a restart of dewy) and the host's name.
+	stateDir, host string
+	// shared is the fleet's shared cache (nil: local), opened for the
+	// cache URL sharedURL; changed only by Run and reloads.
+	shared    *cache.Shared
+	sharedURL string
 }
 
 // appRun is one running supervisor and the sockets it was given. The
@@ -121,6 +132,9 @@ type appRun struct {
 	// shares it, so numbers never repeat.
 	gens   *supervisor.Counter
 	cancel context.CancelFunc
+	// waiting: started with nothing deployed, it runs nothing until its
+	// deployer's first deploy.
+	waiting bool
 }
 
 // New returns an engine for o.Plan.
@@ -138,17 +152,19 @@ func New(o Options) *Engine {
 		o.Register = func(...os.Signal) {}
 	}
 	return &Engine{
-		o:        o,
-		log:      o.Logger,
-		bus:      o.Events,
-		ids:      o.IDs,
-		calls:    make(chan func()),
-		shutdown: make(chan string, 4),
-		loopDone: make(chan struct{}),
-		plan:     o.Plan,
-		apps:     map[string]*appRun{},
-		running:  map[syscall.Signal]bool{},
-		pending:  map[syscall.Signal]bool{},
+		o:           o,
+		log:         o.Logger,
+		bus:         o.Events,
+		ids:         o.IDs,
+		calls:       make(chan func()),
+		shutdown:    make(chan string, 4),
+		loopDone:    make(chan struct{}),
+		plan:        o.Plan,
+		apps:        map[string]*appRun{},
+		deployers:   map[string]*deployRun{},
+		deployLocks: map[string]*sync.Mutex{},
+		running:     map[syscall.Signal]bool{},
+		pending:     map[syscall.Signal]bool{},
 	}
 }
 
@@ -201,14 +217,16 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 		held[a.Name] = s
 	}
-	e.deployers = e.newDeployers()
+	e.stateDir = e.plan.Agent.StateDir
+	e.host, _ = os.Hostname()
+	var names []string
 	for _, a := range e.plan.Apps {
 		// An app deployed from a registry with nothing deployed yet waits
 		// for its first release: the first poll deploys and starts it.
-		d := e.deployers[a.Name]
-		e.apps[a.Name] = e.newAppRun(a, held[a.Name], nil, 0, d != nil && !d.HasRelease())
+		e.apps[a.Name] = e.newAppRun(a, held[a.Name], nil, 0, waitsForRelease(a))
+		names = append(names, a.Name)
 	}
-	e.startPollers()
+	e.startDeployers(e.plan, names)
 	e.actionsWG.Add(1)
 	go func() {
 		defer e.actionsWG.Done()
@@ -266,7 +284,7 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, gens *supervisor.Coun
 		WaitForRelease: waitForRelease,
 	})
 	ctx, cancel := context.WithCancel(e.appsCtx)
-	r := &appRun{def: a, sup: sup, socks: socks, gens: gens, cancel: cancel}
+	r := &appRun{def: a, sup: sup, socks: socks, gens: gens, cancel: cancel, waiting: waitForRelease}
 	e.appsWG.Add(1)
 	go func() {
 		defer e.appsWG.Done()

@@ -175,10 +175,18 @@ func (e *Engine) reload(ctx context.Context) error {
 	if !e.call(func() { cur = e.plan }) {
 		return errEngineStopped
 	}
-	if err := deployChanges(cur, next); err != nil {
-		e.log.Error().Err(err).Msg("reload refused; everything keeps running as it is")
-		return fmt.Errorf("reload: %w", err)
-	}
+	// The deployers of apps this reload changes are paused first: no
+	// deploy may restart a supervisor the reload is replacing. Whatever
+	// the outcome, they come back for the plan then running.
+	e.deployMu.Lock()
+	redeploy := redeploys(next, e.deployers)
+	e.deployMu.Unlock()
+	resume := e.pauseDeploys(redeploy)
+	applied := cur
+	defer func() {
+		e.startDeployers(applied, redeploy)
+		resume()
+	}()
 	e.sdNotify("RELOADING=1\nMONOTONIC_USEC=" + monotonicUsec())
 	defer func() { e.sdNotify("READY=1\nSTATUS=" + e.statusLine()) }()
 
@@ -202,6 +210,7 @@ func (e *Engine) reload(ctx context.Context) error {
 	if !ok {
 		return e.abortReload(r, errEngineStopped)
 	}
+	applied = next
 	e.applyAgent(rp)
 	var sigs []os.Signal
 	for _, s := range next.Signals.Signals() {
@@ -282,10 +291,10 @@ func (r *reloadRun) startNew(e *Engine) error {
 		for _, st := range r.rp.steps {
 			switch st.change {
 			case add:
-				r.started[st.name] = e.newAppRun(st.def, r.setFor(st.def), nil, 0, false)
+				r.started[st.name] = e.newAppRun(st.def, r.setFor(st.def), nil, 0, waitsForRelease(st.def))
 			case replace:
 				prev := r.prev[st.name]
-				r.started[st.name] = e.newAppRun(st.def, r.setFor(st.def), prev.gens, prev.sup.Status().Restarts+1, false)
+				r.started[st.name] = e.newAppRun(st.def, r.setFor(st.def), prev.gens, prev.sup.Status().Restarts+1, waitsForRelease(st.def))
 			}
 		}
 	}) {
@@ -295,10 +304,13 @@ func (r *reloadRun) startNew(e *Engine) error {
 }
 
 // waitReady is phase 3: every started supervisor's first generation must
-// be ready.
+// be ready (one waiting for its first release has none yet).
 func (r *reloadRun) waitReady(ctx context.Context) error {
 	for _, name := range sortedKeys(r.started) {
 		a := r.started[name]
+		if a.waiting {
+			continue
+		}
 		wait, cancel := context.WithTimeout(ctx, a.def.Ready.Timeout+5*time.Second)
 		ok := waitSettled(wait, a.sup)
 		cancel()

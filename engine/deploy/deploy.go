@@ -82,6 +82,11 @@ type Options struct {
 	// minutes): a registry that stalls mid-stream must not hold the app's
 	// deploys forever.
 	DownloadTimeout time.Duration
+	// Lock, when set, serialises the app's deploys and rollbacks across
+	// Deployers: a reload replaces an app's Deployer while the old one
+	// may still be finishing a deploy, and the engine gives both the
+	// app's one lock. Nil: the Deployer's own.
+	Lock *sync.Mutex
 	// Cache, when set, is the fleet's shared cache of this registry's
 	// artifacts (agent { cache }): an artifact is read from it when some
 	// host stored it, else downloaded from the registry and stored there
@@ -108,8 +113,18 @@ type Deployer struct {
 	cache string
 	log   zerolog.Logger
 
-	mu    sync.Mutex // one deploy or rollback at a time; guards the rest
-	state *release.State
+	// mu allows one deploy or rollback of the app at a time (Options.Lock
+	// or the Deployer's own); it guards the rest.
+	mu *sync.Mutex
+	// state is read anew under mu by every deploy and rollback: another
+	// Deployer of the app (before a reload) may have written it.
+	state     *release.State
+	statePath string
+	// cacheCleared: the download cache was emptied (once, under mu).
+	cacheCleared bool
+	// life ends with Close: it cancels what the Deployer is doing.
+	life  context.Context
+	close context.CancelFunc
 	// lastErr is the last "cannot tell the newest release" error, said
 	// once at error level while it repeats.
 	lastErr string
@@ -129,23 +144,68 @@ func New(o Options) (*Deployer, error) {
 	if o.IDs == nil {
 		o.IDs = ids.NewSource()
 	}
-	st, err := release.LoadState(filepath.Join(o.StateDir, "apps", o.App.Name+".json"))
+	statePath := filepath.Join(o.StateDir, "apps", o.App.Name+".json")
+	st, err := release.LoadState(statePath)
 	if err != nil {
 		return nil, fmt.Errorf("app %q: %w", o.App.Name, err)
 	}
-	cache := filepath.Join(o.StateDir, "cache", o.App.Name)
-	// Downloads live only until they are unpacked: whatever is there at
-	// start is what a crash interrupted.
-	if err := os.RemoveAll(cache); err != nil {
-		return nil, fmt.Errorf("app %q: clean the download cache: %w", o.App.Name, err)
+	mu := o.Lock
+	if mu == nil {
+		mu = &sync.Mutex{}
 	}
+	life, closeFn := context.WithCancel(context.Background())
 	return &Deployer{
-		o:     o,
-		dir:   release.NewDir(o.App.Dir),
-		cache: cache,
-		log:   o.Logger.With().Str("app", o.App.Name).Str("registry", o.Registry.Name).Logger(),
-		state: st,
+		life:      life,
+		close:     closeFn,
+		o:         o,
+		dir:       release.NewDir(o.App.Dir),
+		cache:     filepath.Join(o.StateDir, "cache", o.App.Name),
+		log:       o.Logger.With().Str("app", o.App.Name).Str("registry", o.Registry.Name).Logger(),
+		mu:        mu,
+		state:     st,
+		statePath: statePath,
 	}, nil
+}
+
+// ErrClosed is returned by the Deployer's methods after Close.
+var ErrClosed = errors.New("deployer closed")
+
+// Close ends the Deployer: a deploy under way is cancelled (a download is
+// cut; a restart under way still ends, ready or switched back) and later
+// calls fail with ErrClosed. It does not wait: whoever needs the app's
+// deploys to have stopped takes the app's Lock.
+func (d *Deployer) Close() { d.close() }
+
+// bound returns ctx, also cancelled by Close.
+func (d *Deployer) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(d.life, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// lock takes the app's lock and brings the Deployer up to date with what
+// another Deployer of the app may have done: the failed versions it
+// remembered, and (the first time) the downloads a crash or an earlier
+// Deployer left in the cache, which live only until they are unpacked.
+func (d *Deployer) lock() (unlock func(), err error) {
+	d.mu.Lock()
+	if d.life.Err() != nil {
+		d.mu.Unlock()
+		return nil, fmt.Errorf("app %q: %w", d.o.App.Name, ErrClosed)
+	}
+	st, err := release.LoadState(d.statePath)
+	if err == nil && !d.cacheCleared {
+		if err = os.RemoveAll(d.cache); err != nil {
+			err = fmt.Errorf("clean the download cache: %w", err)
+		}
+		d.cacheCleared = err == nil
+	}
+	if err != nil {
+		d.mu.Unlock()
+		return nil, fmt.Errorf("app %q: %w", d.o.App.Name, err)
+	}
+	d.state = st
+	return d.mu.Unlock, nil
 }
 
 // HasRelease reports whether a release is deployed (current exists).
@@ -186,8 +246,13 @@ func bad(format string, args ...any) error { return failure{fmt.Errorf(format, a
 // Deploy deploys the newest release if it is newer than the deployed one
 // and has not failed before. It returns nil when there is nothing to do.
 func (d *Deployer) Deploy(ctx context.Context, cause string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	unlock, err := d.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	id := d.o.IDs.New().String()
 	log := d.log.With().Str("deploy", id).Logger()
 	target, err := d.newest(ctx, log)
@@ -213,7 +278,7 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 		d.emit(EventDeployed, fmt.Sprintf("%s deployed (deploy %s)", target.version, id))
 		return nil
 	case ctx.Err() != nil:
-		log.Warn().Err(err).Msg("deploy cut short by the shutdown; current is unchanged")
+		log.Warn().Err(err).Str("running", runningRelease(target.previous)).Msg("deploy cut short (shutdown or reload); current is where it was, and the next poll tries again")
 		return err
 	case errors.As(err, &f):
 		if serr := d.state.MarkBad(target.version, err.Error()); serr != nil {
@@ -387,7 +452,11 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		return fail(err)
 	}
 	if len(d.o.App.Command) > 0 && d.o.Restart != nil {
-		if err := d.o.Restart(ctx, "deploy "+c.version); err != nil {
+		// The restart is not cut by ctx (a shutdown, a reload, Close): it
+		// ends by itself, the new generation ready or not within its
+		// ready timeout, or its supervisor stopping; only then is it
+		// known whether current must go back.
+		if err := d.o.Restart(context.WithoutCancel(ctx), "deploy "+c.version); err != nil {
 			if c.previous != "" {
 				if serr := d.dir.Switch(c.previous); serr != nil {
 					log.Error().Err(serr).Msg("cannot switch current back")
@@ -536,8 +605,13 @@ func (d *Deployer) readSmall(ctx context.Context, ver, file string) ([]byte, err
 // goes back. The version rolled away from is remembered as failed, so the
 // next poll does not deploy it again.
 func (d *Deployer) Rollback(ctx context.Context, cause string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	unlock, err := d.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ctx, cancel := d.bound(ctx)
+	defer cancel()
 	log := d.log.With().Str("deploy", d.o.IDs.New().String()).Logger()
 	cur, err := d.dir.Current()
 	if err != nil {
@@ -561,7 +635,7 @@ func (d *Deployer) Rollback(ctx context.Context, cause string) error {
 		return err
 	}
 	if len(d.o.App.Command) > 0 && d.o.Restart != nil {
-		if err := d.o.Restart(ctx, "rollback to "+release.VersionOf(prev)); err != nil {
+		if err := d.o.Restart(context.WithoutCancel(ctx), "rollback to "+release.VersionOf(prev)); err != nil {
 			if serr := d.dir.Switch(cur); serr != nil {
 				log.Error().Err(serr).Msg("cannot switch current back")
 			}
