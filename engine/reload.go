@@ -181,6 +181,9 @@ func (e *Engine) reload(ctx context.Context) error {
 	e.deployMu.Lock()
 	redeploy := redeploys(next, e.deployers)
 	e.deployMu.Unlock()
+	if len(redeploy) > 0 {
+		e.log.Info().Strs("apps", redeploy).Msg("reload: pausing the deploys of the apps whose deployer changes")
+	}
 	resume := e.pauseDeploys(redeploy)
 	applied := cur
 	defer func() {

@@ -338,3 +338,149 @@ signal "USR2" {
 	}
 	<-d.done
 }
+
+// A reload adds an app deployed from a registry (deployed and served
+// without a restart of dewy), changes its registry block under load (no
+// request fails, the next release is deployed by the new deployer) and
+// removes it (stopped, its address closed); the plain app next to it is
+// never touched.
+func TestReloadAddsChangesAndRemovesADeployedApp(t *testing.T) {
+	_, app := binaries(t)
+	appBin, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	reg := fileRegistry{t: t, dir: filepath.Join(root, "registry")}
+	if err := os.MkdirAll(reg.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plainAddr, apiAddr := freeTCPAddr(t), freeTCPAddr(t)
+	apiDir := filepath.Join(root, "api")
+	base := fmt.Sprintf(`
+agent {
+  log_format = "json"
+  log_level  = "debug"
+}
+app "plain" {
+  command = [%q]
+  listen  = [%q]
+  ready { http = "/healthz" }
+}
+signal "USR2" {
+  action = "reload"
+}
+`, app, plainAddr)
+	withAPI := func(interval string) string {
+		return base + fmt.Sprintf(`
+registry "r" {
+  url      = %q
+  interval = %q
+}
+app "api" {
+  registry = "r"
+  dir      = %q
+  command  = [%q]
+  listen   = [%q]
+  ready {
+    http     = "/healthz"
+    interval = "20ms"
+  }
+}
+`, reg.url(), interval, apiDir, filepath.Join(apiDir, "current", platformArtifact("")), apiAddr)
+	}
+	cfg := filepath.Join(root, "dewy.hcl")
+	write := func(src string) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(base)
+	d := launch(t, cfg, plainAddr, dewyOpts{})
+	plainBefore, _ := fetch(plainAddr)
+	reload := func(what string) {
+		t.Helper()
+		n := strings.Count(d.log.String(), `"message":"reload applied"`)
+		if err := d.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, what, 30*time.Second, func() bool {
+			return strings.Count(d.log.String(), `"message":"reload applied"`) > n
+		})
+	}
+	current := func() string {
+		target, _ := os.Readlink(filepath.Join(apiDir, "current"))
+		return target
+	}
+
+	// Added: deployed from its registry and served.
+	reg.publish("v1.0.0", map[string][]byte{platformArtifact(""): appBin}, 0o755)
+	write(withAPI("1s"))
+	reload("the reload adding api")
+	testutil.Eventually(t, "api deployed and serving", 30*time.Second, func() bool {
+		_, err := fetch(apiAddr)
+		return err == nil && strings.HasSuffix(current(), "_v1.0.0")
+	})
+
+	// Changed registry block under load: the new deployer deploys v1.1.0.
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := fetch(apiAddr); err != nil {
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	write(withAPI("2s"))
+	reload("the reload changing the registry")
+	reg.publish("v1.1.0", map[string][]byte{platformArtifact(""): appBin}, 0o755)
+	testutil.Eventually(t, "v1.1.0 deployed by the new deployer", 30*time.Second, func() bool {
+		return strings.HasSuffix(current(), "_v1.1.0") && strings.Count(d.log.String(), `"message":"release deployed"`) == 2
+	})
+	close(stop)
+	wg.Wait()
+	if failed.Load() > 0 || ok.Load() == 0 {
+		t.Errorf("%d of %d requests to api failed over the reload and the deploy", failed.Load(), ok.Load()+failed.Load())
+	}
+
+	// Removed: stopped, its address closed.
+	write(base)
+	reload("the reload removing api")
+	testutil.Eventually(t, "api's address closed", 30*time.Second, func() bool {
+		_, err := net.DialTimeout("tcp", apiAddr, time.Second)
+		return err != nil
+	})
+	if now, err := fetch(plainAddr); err != nil || now != plainBefore {
+		t.Errorf("the plain app was touched by the reloads: %v -> %v (%v)", plainBefore, now, err)
+	}
+	if n := strings.Count(d.log.String(), `"message":"reload: pausing the deploys of the apps whose deployer changes"`); n != 3 {
+		t.Errorf("the three reloads paused api's deploys %d times, want 3", n)
+	}
+	if n := strings.Count(d.log.String(), `"message":"deploying a new release"`); n != 2 {
+		t.Errorf("%d deploys, want 2 (v1.0.0, v1.1.0)", n)
+	}
+}
+
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
