@@ -43,6 +43,29 @@ type Event struct {
 	Kind    string
 	Message string
 	Apps    []string
+	// Version is the release the event is about ("" for none).
+	Version string
+	// DeployID is the ULID of the deploy the event belongs to ("" for
+	// none): every event of one deploy carries the same.
+	DeployID string
+	// Failure marks something that went wrong (a notifier's quiet mode
+	// keeps these).
+	Failure bool
+	// Hook is a deploy hook's result, for hook events.
+	Hook *HookResult
+}
+
+// HookResult is what a deploy hook did.
+type HookResult struct {
+	// Name is before_deploy or after_deploy.
+	Name    string
+	Command string
+	// ExitCode is the hook's exit status; -1 when it was killed (its
+	// timeout) or could not start.
+	ExitCode int
+	Duration time.Duration
+	// Output is the end of its stdout and stderr, interleaved.
+	Output string
 }
 
 // Target is what actions act on: the running engine. Every method that can
@@ -128,7 +151,7 @@ func (a restartAction) Run(ctx context.Context, t Target, trig Trigger) error {
 		return nil
 	}
 	if err := t.Restart(ctx, apps, trig.Cause()); err != nil {
-		t.Emit(Event{Kind: "restart_failed", Message: fmt.Sprintf("restart by %s failed: %v", trig.Cause(), err), Apps: apps})
+		t.Emit(Event{Kind: "restart_failed", Message: fmt.Sprintf("restart by %s failed: %v", trig.Cause(), err), Apps: apps, Failure: true})
 		return fmt.Errorf("restart %s: %w", appsOrNone(apps), err)
 	}
 	t.Emit(Event{Kind: "restarted", Message: "restarted by " + trig.Cause(), Apps: apps})

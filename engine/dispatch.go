@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
@@ -13,6 +14,15 @@ import (
 	"github.com/dewyhq/dewy/actions"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/engine/supervisor"
+)
+
+// The agent's own events.
+const (
+	// EventStarted: every app's first generation settled ("dewy v1.2.0
+	// with /etc/dewy.hcl started: 2/2 apps running").
+	EventStarted = "started"
+	// EventStopped: the shutdown began ("stopped by SIGTERM").
+	EventStopped = "stopped"
 )
 
 // loop is the engine's one owner goroutine: it receives signals and turns
@@ -128,7 +138,7 @@ func (e *Engine) beginShutdown(cause string, stopApps context.CancelFunc, appsDo
 	for n := range e.apps {
 		names = append(names, n)
 	}
-	e.emit(actions.Event{Kind: "stopped", Message: "stopped by " + cause, Apps: sortStrings(names)})
+	e.emit(actions.Event{Kind: EventStopped, Message: "stopped by " + cause, Apps: sortStrings(names)})
 	e.sdNotify("STOPPING=1")
 	stopApps()
 	done := make(chan struct{})
@@ -168,6 +178,17 @@ func (e *Engine) announceReady(ctx context.Context) {
 	status := e.statusLine()
 	e.sdNotify("READY=1\nSTATUS=" + status)
 	e.log.Info().Str("apps", status).Msg("dewy is up")
+	banner := e.o.Banner
+	if banner == "" {
+		banner = "dewy"
+	}
+	var names []string
+	e.call(func() {
+		for n := range e.apps {
+			names = append(names, n)
+		}
+	})
+	e.emit(actions.Event{Kind: EventStarted, Message: fmt.Sprintf("%s started: %s", banner, status), Apps: sortStrings(names)})
 	if e.o.Up != nil {
 		e.o.Up()
 	}

@@ -67,6 +67,9 @@ type Options struct {
 	Scope string
 	// NoCgroup keeps containment to the environment token.
 	NoCgroup bool
+	// Banner names this agent in its "started" event: "dewy v1.2.0 with
+	// /etc/dewy.hcl".
+	Banner string
 	// Up, when set, is called once every app's first generation has
 	// settled, right after "dewy is up" is logged (cmd/dewy writes its pid
 	// file there). It must not block.
@@ -308,8 +311,19 @@ func (e *Engine) closeSockets() {
 // notifiers, later) receive them from the bus.
 func (e *Engine) emit(ev actions.Event) {
 	id := e.ids.New()
-	e.log.Info().Str("event", ev.Kind).Str("id", id.String()).Strs("apps", ev.Apps).Msg(ev.Message)
-	e.bus.Publish(event.Event{ID: id, Time: ulidTime(id), Kind: ev.Kind, Message: ev.Message, Apps: ev.Apps})
+	l := e.log.Info()
+	if ev.Failure {
+		l = e.log.Warn()
+	}
+	l = l.Str("event", ev.Kind).Str("id", id.String()).Strs("apps", ev.Apps)
+	if ev.Version != "" {
+		l = l.Str("version", ev.Version)
+	}
+	if ev.DeployID != "" {
+		l = l.Str("deploy", ev.DeployID)
+	}
+	l.Msg(ev.Message)
+	e.bus.Publish(event.Event{ID: id, Time: ulidTime(id), Event: ev})
 }
 
 // call runs fn on the loop goroutine and waits for it. It returns false

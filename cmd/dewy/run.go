@@ -115,6 +115,7 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 		Subreaper:    true,
 		ChildSignals: env.childSignals,
 		Scope:        agentScope(path),
+		Banner:       fmt.Sprintf("dewy %s with %s", env.version, path),
 		NoCgroup:     p.Agent.Containment == "token",
 		Up: func() {
 			if pidPath == "" {

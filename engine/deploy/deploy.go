@@ -42,9 +42,12 @@ import (
 
 // Events a deploy emits.
 const (
-	EventDeployed     = "deployed"
-	EventDeployFailed = "deploy_failed"
-	EventRolledBack   = "rolled_back"
+	EventDeployStarted = "deploy_started"
+	EventDownloaded    = "downloaded"
+	EventDeployed      = "deployed"
+	EventDeployFailed  = "deploy_failed"
+	EventRolledBack    = "rolled_back"
+	EventHookFailed    = "hook_failed"
 )
 
 // Timeouts of the steps that talk to a registry; a download has none of
@@ -271,11 +274,12 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 	d.lastErr = ""
 	log = log.With().Str("version", target.version).Logger()
 	log.Info().Str("cause", cause).Str("artifact", target.artifact).Str("previous", target.previous).Msg("deploying a new release")
+	d.emit(actions.Event{Kind: EventDeployStarted, Message: fmt.Sprintf("deploying %s (%s, by %s)", target.version, target.artifact, cause), Version: target.version, DeployID: id})
 	err = d.run(ctx, log, id, target)
 	var f failure
 	switch {
 	case err == nil:
-		d.emit(EventDeployed, fmt.Sprintf("%s deployed (deploy %s)", target.version, id))
+		d.emit(actions.Event{Kind: EventDeployed, Message: fmt.Sprintf("%s deployed", target.version), Version: target.version, DeployID: id})
 		return nil
 	case ctx.Err() != nil:
 		log.Warn().Err(err).Str("running", runningRelease(target.previous)).Msg("deploy cut short (shutdown or reload); current is where it was, and the next poll tries again")
@@ -288,7 +292,7 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 	default:
 		log.Error().Err(err).Str("running", runningRelease(target.previous)).Msg("deploy failed; the running release keeps serving, and the next poll tries again")
 	}
-	d.emit(EventDeployFailed, fmt.Sprintf("%s: %v (deploy %s)", target.version, err, id))
+	d.emit(actions.Event{Kind: EventDeployFailed, Message: fmt.Sprintf("deploy of %s failed: %v", target.version, err), Version: target.version, DeployID: id, Failure: true})
 	d.report(log, id, target.version, err)
 	return err
 }
@@ -406,6 +410,13 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if err != nil {
 		_ = os.RemoveAll(filepath.Dir(path))
 		return bad("verify %s: %w", c.artifact, err)
+	}
+	if fi, err := os.Stat(path); err == nil {
+		from := "the registry"
+		if fromCache {
+			from = "the shared cache"
+		}
+		d.emit(actions.Event{Kind: EventDownloaded, Message: fmt.Sprintf("%s downloaded from %s and verified (%s, %d bytes, sha256 %s)", c.version, from, c.artifact, fi.Size(), sum), Version: c.version, DeployID: id})
 	}
 	rid := release.NewID(c.version, d.o.Now())
 	if err := os.MkdirAll(d.dir.Releases(), 0o755); err != nil {
@@ -612,7 +623,8 @@ func (d *Deployer) Rollback(ctx context.Context, cause string) error {
 	defer unlock()
 	ctx, cancel := d.bound(ctx)
 	defer cancel()
-	log := d.log.With().Str("deploy", d.o.IDs.New().String()).Logger()
+	id := d.o.IDs.New().String()
+	log := d.log.With().Str("deploy", id).Logger()
 	cur, err := d.dir.Current()
 	if err != nil {
 		return err
@@ -645,13 +657,16 @@ func (d *Deployer) Rollback(ctx context.Context, cause string) error {
 	if err := d.state.MarkBad(release.VersionOf(cur), "rolled back by "+cause); err != nil {
 		log.Error().Err(err).Msg("cannot remember the rolled-back version")
 	}
-	d.emit(EventRolledBack, fmt.Sprintf("rolled back from %s to %s", release.VersionOf(cur), release.VersionOf(prev)))
+	d.emit(actions.Event{Kind: EventRolledBack, Message: fmt.Sprintf("rolled back from %s to %s by %s", release.VersionOf(cur), release.VersionOf(prev), cause), Version: release.VersionOf(prev), DeployID: id})
 	return nil
 }
 
-func (d *Deployer) emit(kind, msg string) {
+// emit publishes ev about the app, its message prefixed with the app.
+func (d *Deployer) emit(ev actions.Event) {
 	if d.o.Emit != nil {
-		d.o.Emit(actions.Event{Kind: kind, Message: d.o.App.Name + ": " + msg, Apps: []string{d.o.App.Name}})
+		ev.Message = d.o.App.Name + ": " + ev.Message
+		ev.Apps = []string{d.o.App.Name}
+		d.o.Emit(ev)
 	}
 }
 

@@ -12,15 +12,16 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/dewyhq/dewy/actions"
 )
 
-// Event is one thing that happened.
+// Event is one thing that happened: what an emitter said (actions.Event),
+// stamped with a ULID and its time.
 type Event struct {
-	ID      ulid.ULID
-	Time    time.Time
-	Kind    string
-	Message string
-	Apps    []string
+	ID   ulid.ULID
+	Time time.Time
+	actions.Event
 }
 
 // Bus fans events out to subscribers. The zero value is not usable; use

@@ -425,7 +425,8 @@ func (s *Supervisor) publish() {
 
 func (s *Supervisor) emit(kind, msg string) {
 	if s.opts.Emit != nil {
-		s.opts.Emit(actions.Event{Kind: kind, Message: fmt.Sprintf("%s: %s", s.app.Name, msg), Apps: []string{s.app.Name}})
+		failure := kind == EventCrashLoop || kind == EventNotReady || kind == EventStartFailed || kind == EventGenerationFailed
+		s.opts.Emit(actions.Event{Kind: kind, Message: fmt.Sprintf("%s: %s", s.app.Name, msg), Apps: []string{s.app.Name}, Failure: failure})
 	}
 }
 
