@@ -10,13 +10,26 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Trigger says why an action runs: the signal that was received.
+// Trigger says why an action runs: the signal that was received, or a
+// request on the control socket.
 type Trigger struct {
 	Signal syscall.Signal
+	// Via names a trigger that is not a signal ("dewy restart"); it wins
+	// over Signal in Cause.
+	Via string
+	// Version pins the version a deploy action deploys ("" for the
+	// newest); only the control socket sets it.
+	Version string
 }
 
-// Cause is the human reason carried into logs and events: "SIGUSR1".
-func (t Trigger) Cause() string { return SignalString(t.Signal) }
+// Cause is the human reason carried into logs and events: "SIGUSR1",
+// "dewy restart".
+func (t Trigger) Cause() string {
+	if t.Via != "" {
+		return t.Via
+	}
+	return SignalString(t.Signal)
+}
 
 // AppInfo is what an action needs to know about an app to pick its targets.
 type AppInfo struct {
@@ -85,8 +98,10 @@ type Target interface {
 	Shutdown(cause string)
 	// Reload re-reads the config file and applies it, or keeps everything.
 	Reload(ctx context.Context) error
-	Deploy(ctx context.Context, apps []string) error
-	Rollback(ctx context.Context, apps []string) error
+	// Deploy checks the apps' registries and deploys what is newer (or
+	// trig.Version); Rollback goes back to each app's previous release.
+	Deploy(ctx context.Context, apps []string, trig Trigger) error
+	Rollback(ctx context.Context, apps []string, trig Trigger) error
 	Emit(Event)
 }
 
@@ -182,14 +197,14 @@ func (a forwardAction) Run(_ context.Context, t Target, trig Trigger) error {
 
 type deployAction struct{ base }
 
-func (a deployAction) Run(ctx context.Context, t Target, _ Trigger) error {
-	return t.Deploy(ctx, selectApps(a.spec, t, withRegistry))
+func (a deployAction) Run(ctx context.Context, t Target, trig Trigger) error {
+	return t.Deploy(ctx, selectApps(a.spec, t, withRegistry), trig)
 }
 
 type rollbackAction struct{ base }
 
-func (a rollbackAction) Run(ctx context.Context, t Target, _ Trigger) error {
-	return t.Rollback(ctx, selectApps(a.spec, t, withRegistry))
+func (a rollbackAction) Run(ctx context.Context, t Target, trig Trigger) error {
+	return t.Rollback(ctx, selectApps(a.spec, t, withRegistry), trig)
 }
 
 type reloadAction struct{ base }

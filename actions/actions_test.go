@@ -63,11 +63,11 @@ func (r *recorder) Reload(context.Context) error {
 	r.calls = append(r.calls, "reload")
 	return nil
 }
-func (r *recorder) Deploy(_ context.Context, apps []string) error {
+func (r *recorder) Deploy(_ context.Context, apps []string, _ Trigger) error {
 	r.calls = append(r.calls, "deploy "+strings.Join(apps, ","))
 	return nil
 }
-func (r *recorder) Rollback(_ context.Context, apps []string) error {
+func (r *recorder) Rollback(_ context.Context, apps []string, _ Trigger) error {
 	r.calls = append(r.calls, "rollback "+strings.Join(apps, ","))
 	return nil
 }

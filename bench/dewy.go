@@ -117,7 +117,7 @@ func startDewy(o Options, bin, cfg, dir string, t0 time.Time) (*dewyProc, error)
 		logFile.Close()
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-c", cfg, "--log-format", "json", "--log-level", o.LogLevel, "--state-dir", filepath.Join(dir, "state"))
+	cmd := exec.Command(bin, "-c", cfg, "--log-format", "json", "--log-level", o.LogLevel, "--state-dir", filepath.Join(dir, "state"), "--admin-socket", filepath.Join(dir, "dewy.sock"))
 	cmd.Dir = dir
 	cmd.Env = cleanEnviron()
 	cmd.Stdout = pw

@@ -144,6 +144,10 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 		case KeyStateDir:
 			out.StateDir = v
 		case KeyAdminSocket:
+			// A relative path in the file is relative to the file's folder.
+			if v != "" && o.rng != nil && !filepath.IsAbs(v) {
+				v = filepath.Join(filepath.Dir(o.rng.Filename), v)
+			}
 			out.AdminSocket = v
 		case KeyContainment:
 			out.Containment = v
@@ -188,7 +192,7 @@ func checkSetting(a AttrSpec, v string, o origin) hcl.Diagnostics {
 	switch {
 	case len(a.Enum) > 0 && !contains(a.Enum, v):
 		problem = fmt.Sprintf("%q is not a valid %s.%s Use one of: %s.", v, a.Name, didYouMean(v, a.Enum), strings.Join(a.Enum, ", "))
-	case (a.Name == KeyStateDir || a.Name == KeyAdminSocket) && !filepath.IsAbs(v):
+	case a.Name == KeyStateDir && !filepath.IsAbs(v):
 		problem = fmt.Sprintf("%q is not an absolute path. Write the full path, starting with /.", v)
 	case a.Kind == KindDuration:
 		if _, err := ParseDuration(v); err != nil {

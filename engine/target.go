@@ -119,14 +119,20 @@ func (t *target) Shutdown(cause string) {
 
 func (t *target) Reload(ctx context.Context) error { return t.e.reload(ctx) }
 
-// Deploy checks the apps' registries now and deploys what is newer.
-func (t *target) Deploy(ctx context.Context, apps []string) error {
-	return t.e.eachDeployer(apps, func(d *deploy.Deployer) error { return d.Deploy(ctx, "signal") })
+// Deploy checks the apps' registries now and deploys what is newer, or
+// the version the trigger pins.
+func (t *target) Deploy(ctx context.Context, apps []string, trig actions.Trigger) error {
+	return t.e.eachDeployer(apps, func(d *deploy.Deployer) error {
+		if trig.Version != "" {
+			return d.DeployVersion(ctx, trig.Cause(), trig.Version)
+		}
+		return d.Deploy(ctx, trig.Cause())
+	})
 }
 
 // Rollback switches the apps back to their previous kept release.
-func (t *target) Rollback(ctx context.Context, apps []string) error {
-	return t.e.eachDeployer(apps, func(d *deploy.Deployer) error { return d.Rollback(ctx, "signal") })
+func (t *target) Rollback(ctx context.Context, apps []string, trig actions.Trigger) error {
+	return t.e.eachDeployer(apps, func(d *deploy.Deployer) error { return d.Rollback(ctx, trig.Cause()) })
 }
 
 func (t *target) Emit(ev actions.Event) { t.e.emit(ev) }

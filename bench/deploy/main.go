@@ -127,7 +127,7 @@ app "web" {
 		return err
 	}
 	log := newLogWatch()
-	dewy := exec.Command(filepath.Join(dir, "dewy"), "-c", cfg, "--state-dir", filepath.Join(dir, "state"))
+	dewy := exec.Command(filepath.Join(dir, "dewy"), "-c", cfg, "--state-dir", filepath.Join(dir, "state"), "--admin-socket", filepath.Join(dir, "dewy.sock"))
 	stderr, err := dewy.StderrPipe()
 	if err != nil {
 		return err

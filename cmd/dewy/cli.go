@@ -69,6 +69,9 @@ const rootLong = `dewy: a declarative process manager and pull-based deployment 
   dewy [run] [-c FILE] [flags]   supervise and deploy the apps FILE declares
   dewy validate [--json] [FILE]  check FILE and print the effective signal table
   dewy version                   print the version
+  dewy status [--json]           ask the running agent: every app's state
+  dewy restart|deploy|rollback|releases APP, dewy signal APP SIG, dewy reload
+                                 act on the running agent over its control socket
 
 FILE defaults to $DEWY_CONFIG, then /etc/dewy.hcl. The agent flags override
 the file's agent block and the DEWY_* variables.`
@@ -150,6 +153,7 @@ valid (warnings allowed), 1 on errors.`,
 	}
 
 	root.AddCommand(run, validate, ver)
+	root.AddCommand(clientCommands(env)...)
 	return root
 }
 

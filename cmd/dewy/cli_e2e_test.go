@@ -225,7 +225,7 @@ func TestPidFileUnwritableFolder(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(dewy, "-c", cfg, "--state-dir", dir).CombinedOutput()
+	out, err := exec.Command(dewy, "-c", cfg, "--state-dir", dir, "--admin-socket", filepath.Join(dir, "dewy.sock")).CombinedOutput()
 	if code := exitCode(err); code != exitFS {
 		t.Errorf("exit code %d, want %d\n%s", code, exitFS, out)
 	}

@@ -137,7 +137,7 @@ func launch(t *testing.T, cfg, addr string, o dewyOpts) *dewyProc {
 	t.Helper()
 	dewy, _ := binaries(t)
 	dir := filepath.Dir(cfg)
-	d := &dewyProc{cmd: exec.Command(dewy, append([]string{"-c", cfg, "--state-dir", dir}, o.args...)...), addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
+	d := &dewyProc{cmd: exec.Command(dewy, append([]string{"-c", cfg, "--state-dir", dir, "--admin-socket", filepath.Join(dir, "dewy.sock")}, o.args...)...), addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	d.cmd.Stderr = d.log
 	if o.stderr != nil {
 		d.cmd.Stderr = o.stderr
@@ -481,7 +481,8 @@ func TestBusyListenAddressExitsWithNetworkCode(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(dewy, "-c", cfg, "--state-dir", t.TempDir()).CombinedOutput()
+	sdir := t.TempDir()
+	out, err := exec.Command(dewy, "-c", cfg, "--state-dir", sdir, "--admin-socket", filepath.Join(sdir, "dewy.sock")).CombinedOutput()
 	if code := exitCode(err); code != exitNet {
 		t.Errorf("exit code %d, want %d\n%s", code, exitNet, out)
 	}

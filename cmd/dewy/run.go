@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
@@ -90,6 +91,14 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 		}()
 	}
 
+	// The control socket, before anything starts: a second agent on the
+	// same path stops here.
+	ctl, code := openControl(log, p.Agent.AdminSocket)
+	if code != exitOK {
+		return code
+	}
+	started := time.Now()
+
 	shim, err := env.self()
 	if err != nil {
 		log.Warn().Err(err).Msg("cannot find dewy's own executable; apps start without the LISTEN_PID shim, so systemd-style socket activation is unavailable")
@@ -128,6 +137,8 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 			log.Info().Str("pid_file", pidPath).Int("pid", self).Msg("pid file written")
 		},
 	})
+	stopControl := ctl.serve(e.Control(engine.ControlInfo{Version: env.version, Config: path, Started: started}), nil)
+	defer stopControl()
 	if err := e.Run(context.Background()); err != nil {
 		var netErr *net.OpError
 		if errors.As(err, &netErr) {

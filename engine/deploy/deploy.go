@@ -61,6 +61,11 @@ const (
 	uploadGrace = 30 * time.Minute
 	// maxChecksumFile bounds a checksum file read into memory.
 	maxChecksumFile = 1 << 20
+	// progressEvery is how often a download's progress is recorded (for
+	// the status and `dewy deploy`'s progress bar), logEvery how often it
+	// is logged.
+	progressEvery = 250 * time.Millisecond
+	logEvery      = 5 * time.Second
 )
 
 // Options configure a Deployer.
@@ -128,6 +133,11 @@ type Deployer struct {
 	// life ends with Close: it cancels what the Deployer is doing.
 	life  context.Context
 	close context.CancelFunc
+	// infoMu guards last, nextPoll and progress, for Last and Progress.
+	infoMu   sync.Mutex
+	last     Record
+	nextPoll time.Time
+	progress Progress
 	// lastErr is the last "cannot tell the newest release" error, said
 	// once at error level while it repeats.
 	lastErr string
@@ -227,6 +237,9 @@ func (d *Deployer) Poll(ctx context.Context) {
 	for {
 		_ = d.Deploy(ctx, "poll")
 		jitter := time.Duration(float64(interval) * 0.1 * (2*rand.Float64() - 1))
+		d.infoMu.Lock()
+		d.nextPoll = d.o.Now().Add(interval + jitter)
+		d.infoMu.Unlock()
 		t := time.NewTimer(interval + jitter)
 		select {
 		case <-ctx.Done():
@@ -249,6 +262,20 @@ func bad(format string, args ...any) error { return failure{fmt.Errorf(format, a
 // Deploy deploys the newest release if it is newer than the deployed one
 // and has not failed before. It returns nil when there is nothing to do.
 func (d *Deployer) Deploy(ctx context.Context, cause string) error {
+	return d.deploy(ctx, cause, "")
+}
+
+// DeployVersion deploys the release tagged version, older or newer than
+// the deployed one, even one that failed before (someone asked for it by
+// name). A poll later deploys a newer release as usual.
+func (d *Deployer) DeployVersion(ctx context.Context, cause, version string) error {
+	if version == "" {
+		return errors.New("deploy: no version given")
+	}
+	return d.deploy(ctx, cause, version)
+}
+
+func (d *Deployer) deploy(ctx context.Context, cause, pin string) error {
 	unlock, err := d.lock()
 	if err != nil {
 		return err
@@ -258,7 +285,7 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 	defer cancel()
 	id := d.o.IDs.New().String()
 	log := d.log.With().Str("deploy", id).Logger()
-	target, err := d.newest(ctx, log)
+	target, why, err := d.newest(ctx, log, pin)
 	if err != nil || target == nil {
 		if err != nil && err.Error() != d.lastErr {
 			log.Error().Err(err).Msg("deploy: cannot tell the newest release")
@@ -266,9 +293,12 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 			log.Debug().Err(err).Msg("deploy: still cannot tell the newest release")
 		}
 		d.lastErr = ""
+		rec := Record{ID: id, Result: ResultNothing, Detail: why, At: d.o.Now()}
 		if err != nil {
 			d.lastErr = err.Error()
+			rec.Result, rec.Error = ResultFailed, err.Error()
 		}
+		d.record(rec)
 		return err
 	}
 	d.lastErr = ""
@@ -276,12 +306,15 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 	log.Info().Str("cause", cause).Str("artifact", target.artifact).Str("previous", target.previous).Msg("deploying a new release")
 	d.emit(actions.Event{Kind: EventDeployStarted, Message: fmt.Sprintf("deploying %s (%s, by %s)", target.version, target.artifact, cause), Version: target.version, DeployID: id})
 	err = d.run(ctx, log, id, target)
+	rec := Record{ID: id, Version: target.version, Result: ResultDeployed, At: d.o.Now()}
+	defer func() { d.record(rec) }()
 	var f failure
 	switch {
 	case err == nil:
 		d.emit(actions.Event{Kind: EventDeployed, Message: fmt.Sprintf("%s deployed", target.version), Version: target.version, DeployID: id})
 		return nil
 	case ctx.Err() != nil:
+		rec.Result, rec.Error = ResultCutShort, err.Error()
 		log.Warn().Err(err).Str("running", runningRelease(target.previous)).Msg("deploy cut short (shutdown or reload); current is where it was, and the next poll tries again")
 		return err
 	case errors.As(err, &f):
@@ -292,9 +325,86 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 	default:
 		log.Error().Err(err).Str("running", runningRelease(target.previous)).Msg("deploy failed; the running release keeps serving, and the next poll tries again")
 	}
+	rec.Result, rec.Error = ResultFailed, err.Error()
 	d.emit(actions.Event{Kind: EventDeployFailed, Message: fmt.Sprintf("deploy of %s failed: %v", target.version, err), Version: target.version, DeployID: id, Failure: true})
 	d.report(log, id, target.version, err)
 	return err
+}
+
+// Results of a deploy, in Record.Result.
+const (
+	ResultDeployed   = "deployed"
+	ResultFailed     = "failed"
+	ResultCutShort   = "cut short"
+	ResultNothing    = "nothing to deploy"
+	ResultRolledBack = "rolled back"
+)
+
+// Record is the outcome of the app's last deploy or rollback, for status.
+type Record struct {
+	// ID is the deploy's ULID.
+	ID      string    `json:"id"`
+	Version string    `json:"version,omitempty"`
+	Result  string    `json:"result"`
+	Error   string    `json:"error,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+func (d *Deployer) record(r Record) {
+	d.infoMu.Lock()
+	d.last = r
+	d.infoMu.Unlock()
+}
+
+// Last returns the outcome of the last deploy or rollback (zero before
+// the first) and when the poller asks the registry next (zero when it
+// does not run). It never blocks on a deploy under way.
+func (d *Deployer) Last() (last Record, nextPoll time.Time) {
+	d.infoMu.Lock()
+	defer d.infoMu.Unlock()
+	return d.last, d.nextPoll
+}
+
+// Progress is a download under way.
+type Progress struct {
+	DeployID string
+	Version  string
+	Bytes    int64
+	// Total is the artifact's size; -1 when the registry did not say.
+	Total int64
+}
+
+// Progress returns the download under way; ok is false when there is
+// none.
+func (d *Deployer) Progress() (p Progress, ok bool) {
+	d.infoMu.Lock()
+	defer d.infoMu.Unlock()
+	return d.progress, d.progress.DeployID != ""
+}
+
+func (d *Deployer) setProgress(p Progress) {
+	d.infoMu.Lock()
+	d.progress = p
+	d.infoMu.Unlock()
+}
+
+// Releases returns the app's kept release ids (oldest first), the one
+// current points at, and the versions that failed with why.
+func (d *Deployer) Releases() (ids []string, current string, failed map[string]string, err error) {
+	ids, err = d.dir.List()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	current, err = d.dir.Current()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	st, err := release.LoadState(d.statePath)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return ids, current, st.Bad, nil
 }
 
 // candidate is the release a deploy is about.
@@ -306,13 +416,14 @@ type candidate struct {
 	previous string
 }
 
-// newest picks the release to deploy, or nil when there is none to.
-func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, error) {
+// newest picks the release to deploy (pin, or the newest), or nil and
+// why there is none to.
+func (d *Deployer) newest(ctx context.Context, log zerolog.Logger, pin string) (*candidate, string, error) {
 	lctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
 	rels, err := d.o.Source.Releases(lctx)
 	if err != nil {
-		return nil, fmt.Errorf("list releases: %w", err)
+		return nil, "", fmt.Errorf("list releases: %w", err)
 	}
 	byTag := map[string]registry.Release{}
 	var tags []string
@@ -320,27 +431,41 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, 
 		byTag[r.Version] = r
 		tags = append(tags, r.Version)
 	}
-	v, skipped, err := version.Newest(tags, d.versionOptions())
-	for _, s := range skipped {
-		log.Debug().Str("tag", s.Tag).Str("why", s.String()).Msg("not a candidate")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("newest release: %w", err)
-	}
-	tag := v.String()
-	prev, err := d.dir.Current()
-	if err != nil {
-		return nil, err
-	}
-	if prev != "" {
-		if cur, err := d.parse(release.VersionOf(prev)); err == nil && version.Compare(v, cur) <= 0 {
-			log.Debug().Str("newest", tag).Str("deployed", cur.String()).Msg("up to date")
-			return nil, nil
+	var v version.Version
+	if pin != "" {
+		if _, ok := byTag[pin]; !ok {
+			return nil, "", fmt.Errorf("release %s: %w", pin, registry.ErrNotFound)
+		}
+		if v, err = d.parse(pin); err != nil {
+			return nil, "", fmt.Errorf("release %s: %w", pin, err)
+		}
+	} else {
+		var skipped []version.Skip
+		v, skipped, err = version.Newest(tags, d.versionOptions())
+		for _, s := range skipped {
+			log.Debug().Str("tag", s.Tag).Str("why", s.String()).Msg("not a candidate")
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("newest release: %w", err)
 		}
 	}
-	if why, ok := d.state.Bad[tag]; ok {
+	tag := v.String()
+	if pin != "" {
+		tag = pin
+	}
+	prev, err := d.dir.Current()
+	if err != nil {
+		return nil, "", err
+	}
+	if prev != "" {
+		if cur, err := d.parse(release.VersionOf(prev)); err == nil && (pin == "" && version.Compare(v, cur) <= 0 || pin != "" && version.Compare(v, cur) == 0) {
+			log.Debug().Str("newest", tag).Str("deployed", cur.String()).Msg("up to date")
+			return nil, fmt.Sprintf("%s is deployed", cur.String()), nil
+		}
+	}
+	if why, ok := d.state.Bad[tag]; ok && pin == "" {
 		log.Debug().Str("newest", tag).Str("failed", why).Msg("the newest release failed before; waiting for a newer one")
-		return nil, nil
+		return nil, fmt.Sprintf("the newest release, %s, failed before (%s); waiting for a newer one", tag, why), nil
 	}
 	rel := byTag[tag]
 	name, err := rel.Artifact, error(nil)
@@ -350,11 +475,11 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, 
 	if err != nil {
 		if !rel.Created.IsZero() && d.o.Now().Sub(rel.Created) < uploadGrace {
 			log.Debug().Err(err).Str("newest", tag).Msg("no artifact yet; the release may still be uploading")
-			return nil, nil
+			return nil, fmt.Sprintf("%s has no artifact for this host yet; it may still be uploading", tag), nil
 		}
-		return nil, bad("release %s: %w", tag, err)
+		return nil, "", bad("release %s: %w", tag, err)
 	}
-	return &candidate{version: tag, artifact: name, files: rel.Files, previous: prev}, nil
+	return &candidate{version: tag, artifact: name, files: rel.Files, previous: prev}, "", nil
 }
 
 func (d *Deployer) versionOptions() version.Options {
@@ -384,7 +509,8 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if maxSize <= 0 {
 		maxSize = artifact.DefaultMaxSize
 	}
-	path, sum, fromCache, err := d.download(ctx, log, c, maxSize, d.o.Cache)
+	defer d.setProgress(Progress{})
+	path, sum, fromCache, err := d.download(ctx, log, id, c, maxSize, d.o.Cache)
 	if errors.Is(err, artifact.ErrTooLarge) {
 		return bad("download %s: %w", c.artifact, err)
 	}
@@ -401,7 +527,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		// release: the registry's own bytes decide.
 		_ = os.RemoveAll(filepath.Dir(path))
 		log.Warn().Err(err).Msg("the shared cache's copy fails verification; downloading from the registry")
-		path, sum, fromCache, err = d.download(ctx, log, c, maxSize, nil)
+		path, sum, fromCache, err = d.download(ctx, log, id, c, maxSize, nil)
 		if err != nil {
 			return fmt.Errorf("download %s: %w", c.artifact, err)
 		}
@@ -493,31 +619,40 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 // cache (shared, nil for none) when a host stored it there and it still
 // matches the SHA-256 it was stored with, else from the registry.
 // fromCache says which.
-func (d *Deployer) download(ctx context.Context, log zerolog.Logger, c *candidate, maxSize int64, shared ArtifactCache) (path, sum string, fromCache bool, err error) {
+func (d *Deployer) download(ctx context.Context, log zerolog.Logger, id string, c *candidate, maxSize int64, shared ArtifactCache) (path, sum string, fromCache bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.o.DownloadTimeout)
 	defer cancel()
 	dest := filepath.Join(d.cache, safeName(c.version))
+	// size is what the source announced, for the progress; the log says
+	// it every logEvery, the status (a progress bar) sees it often.
+	size := int64(-1)
+	var logged time.Time
 	opts := artifact.FetchOptions{
 		MaxSize: maxSize,
 		// The download is removed once unpacked and the cache is cleared
 		// at start: no fsync needed (the unpacked release is what counts).
-		Transient: true,
-		Progress: func(done, total int64) {
-			log.Info().Int64("bytes", done).Int64("of", total).Msg("downloading")
+		Transient:        true,
+		ProgressInterval: progressEvery,
+		Progress: func(done, _ int64) {
+			d.setProgress(Progress{DeployID: id, Version: c.version, Bytes: done, Total: size})
+			if time.Since(logged) >= logEvery {
+				logged = time.Now()
+				log.Info().Int64("bytes", done).Int64("of", size).Msg("downloading")
+			}
 		},
 	}
 	if shared != nil {
 		var stored string
 		path, sum, err = artifact.Fetch(ctx, func(ctx context.Context) (io.ReadCloser, error) {
-			rc, size, s, err := shared.Open(ctx, c.version, c.artifact)
+			rc, n, s, err := shared.Open(ctx, c.version, c.artifact)
 			switch {
 			case err != nil:
 				return nil, artifact.Permanent(err)
-			case size > maxSize:
+			case n > maxSize:
 				rc.Close()
-				return nil, artifact.Permanent(fmt.Errorf("%w: the shared cache holds %d bytes, the limit is %d", artifact.ErrTooLarge, size, maxSize))
+				return nil, artifact.Permanent(fmt.Errorf("%w: the shared cache holds %d bytes, the limit is %d", artifact.ErrTooLarge, n, maxSize))
 			}
-			stored = s
+			stored, size = s, n
 			return rc, nil
 		}, dest, c.artifact, opts)
 		switch {
@@ -536,16 +671,17 @@ func (d *Deployer) download(ctx context.Context, log zerolog.Logger, c *candidat
 		}
 	}
 	path, sum, err = artifact.Fetch(ctx, func(ctx context.Context) (io.ReadCloser, error) {
-		rc, size, err := d.o.Source.Open(ctx, c.version, c.artifact)
+		rc, n, err := d.o.Source.Open(ctx, c.version, c.artifact)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
 			return nil, artifact.Permanent(err)
 		case err != nil:
 			return nil, err
-		case size > maxSize:
+		case n > maxSize:
 			rc.Close()
-			return nil, artifact.Permanent(fmt.Errorf("%w: the registry announces %d bytes, the limit is %d", artifact.ErrTooLarge, size, maxSize))
+			return nil, artifact.Permanent(fmt.Errorf("%w: the registry announces %d bytes, the limit is %d", artifact.ErrTooLarge, n, maxSize))
 		}
+		size = n
 		return rc, nil
 	}, dest, c.artifact, opts)
 	return path, sum, false, err
@@ -657,6 +793,7 @@ func (d *Deployer) Rollback(ctx context.Context, cause string) error {
 	if err := d.state.MarkBad(release.VersionOf(cur), "rolled back by "+cause); err != nil {
 		log.Error().Err(err).Msg("cannot remember the rolled-back version")
 	}
+	d.record(Record{ID: id, Version: release.VersionOf(prev), Result: ResultRolledBack, Detail: "from " + release.VersionOf(cur), At: d.o.Now()})
 	d.emit(actions.Event{Kind: EventRolledBack, Message: fmt.Sprintf("rolled back from %s to %s by %s", release.VersionOf(cur), release.VersionOf(prev), cause), Version: release.VersionOf(prev), DeployID: id})
 	return nil
 }

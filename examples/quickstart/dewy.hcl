@@ -11,7 +11,12 @@
 #
 #   go build -o .dewy/registry/.v1.1.0/ ./examples/apps/httpserver && mv .dewy/registry/.v1.1.0 .dewy/registry/v1.1.0
 #
-# Relative paths are relative to this file's folder.
+# Relative paths are relative to this file's folder. `bin/dewy status -c
+# examples/quickstart/dewy.hcl` asks the running dewy through its control socket.
+agent {
+  admin_socket = "../../.dewy/dewy.sock"
+}
+
 registry "local" {
   url      = "file:../../.dewy/registry"
   artifact = "httpserver" # the file in each version's folder

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/dewyhq/dewy/control"
+)
+
+// controlSock is the agent's control socket, bound before anything
+// starts so that a second agent on the same path refuses to start.
+type controlSock struct {
+	ln   net.Listener
+	path string
+	log  zerolog.Logger
+}
+
+// openControl binds the control socket at path; code is not exitOK when
+// dewy must not start.
+func openControl(log zerolog.Logger, path string) (*controlSock, int) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	ln, err := control.Listen(path)
+	switch {
+	case errors.Is(err, control.ErrInUse):
+		log.Error().Err(err).Str("admin_socket", path).Msg("another dewy answers on this control socket; not starting")
+		return nil, exitConfig
+	case err != nil:
+		log.Error().Err(err).Str("admin_socket", path).Msg("cannot make the control socket; set admin_socket (or --admin-socket) to a path dewy may create; not starting")
+		return nil, exitFS
+	}
+	log.Debug().Str("admin_socket", path).Msg("control socket bound")
+	return &controlSock{ln: ln, path: path, log: log}, exitOK
+}
+
+// serve answers on the socket for agent, with extra handlers (the
+// metrics) beside the API, until the returned stop is called; requests
+// under way then get a few seconds.
+func (c *controlSock) serve(agent control.Agent, extra map[string]http.Handler) (stop func()) {
+	mux := control.Handler(agent)
+	for pattern, h := range extra {
+		mux.Handle(pattern, h)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := control.Serve(ctx, c.ln, mux, 5*time.Second); err != nil && !errors.Is(err, net.ErrClosed) {
+			c.log.Error().Err(err).Str("admin_socket", c.path).Msg("the control socket stopped")
+		}
+	}()
+	return func() { cancel(); <-done }
+}
