@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -157,6 +158,8 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 			}
 		case KeyRegistryTTL:
 			out.RegistryTTL, _ = ParseDuration(v)
+		case KeyMetrics:
+			out.Metrics = v
 		case KeyPidFile:
 			// A relative path in the file is relative to the file's folder.
 			if v != "" && o.rng != nil && !filepath.IsAbs(v) {
@@ -194,6 +197,10 @@ func checkSetting(a AttrSpec, v string, o origin) hcl.Diagnostics {
 		problem = fmt.Sprintf("%q is not a valid %s.%s Use one of: %s.", v, a.Name, didYouMean(v, a.Enum), strings.Join(a.Enum, ", "))
 	case a.Name == KeyStateDir && !filepath.IsAbs(v):
 		problem = fmt.Sprintf("%q is not an absolute path. Write the full path, starting with /.", v)
+	case a.Name == KeyMetrics && v != "":
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			problem = fmt.Sprintf("%q is not host:port. Write it as 127.0.0.1:9901 (or :9901 for every interface).", v)
+		}
 	case a.Kind == KindDuration:
 		if _, err := ParseDuration(v); err != nil {
 			problem = fmt.Sprintf("%q is not a duration: %v.", v, err)

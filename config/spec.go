@@ -104,6 +104,7 @@ const (
 	KeyContainment = "containment"
 	KeyCache       = "cache"
 	KeyRegistryTTL = "registry_ttl"
+	KeyMetrics     = "metrics"
 )
 
 // DefaultPath is where dewy looks for its config when none is given.
@@ -127,6 +128,7 @@ func Spec() BlockSpec {
 					{Name: KeyAdminSocket, Kind: KindString, Default: "/run/dewy.sock", Doc: "Path of the control socket that `dewy status`, `dewy restart`, `dewy deploy` ... talk to (mode 0600, dewy's user only). A relative path is resolved against the config file's folder (from env or flag: the working directory). Env DEWY_ADMIN_SOCKET, flag --admin-socket."},
 					{Name: KeyPidFile, Kind: KindString, Doc: "Write dewy's pid here once it is up; removed at exit. A relative path is resolved against the config file's folder (from env or flag: the working directory). Env DEWY_PID_FILE, flag --pid-file."},
 					{Name: KeyContainment, Kind: KindString, Default: "auto", Enum: []string{"auto", "token"}, Doc: "How the processes of a generation are found when it stops: auto (a cgroup v2 per generation where dewy may create one, else the DEWY_TOKEN environment token) or token (never a cgroup: another manager owns the cgroup tree). Env DEWY_CONTAINMENT, flag --containment."},
+					{Name: KeyMetrics, Kind: KindString, Doc: "host:port to serve Prometheus metrics on at /metrics (e.g. 127.0.0.1:9901); they are always at /metrics on the control socket too. Empty: not on TCP. Env DEWY_METRICS, flag --metrics."},
 					{Name: KeyCache, Kind: KindString, Default: "local", Doc: "Where downloaded releases are shared: local (the state_dir, this host only), or a bucket shared by a fleet, s3://<region>/<bucket>/<prefix>[?endpoint=URL] or gs://<bucket>/<prefix>: the first host to see a release downloads it from the registry and stores it there, the others read it from there (and check it as any download). Env DEWY_CACHE, flag --cache."},
 					{Name: KeyRegistryTTL, Kind: KindDuration, Default: "0s", Doc: "With a shared cache: the registries' answers are shared for this long, so one host per window asks each registry (the one whose conditional write of the window's lock succeeds) and, when the registry fails, the last shared answer is used. 0s: every host asks on every poll. Env DEWY_REGISTRY_TTL, flag --registry-ttl."},
 				},

@@ -115,6 +115,9 @@ func (e *Engine) newDeployer(p *plan.Plan, a plan.App) (*deploy.Deployer, error)
 		Restart: e.restartFunc(a.Name), Emit: e.emit, IDs: e.ids, Logger: e.log,
 		Lock: e.appLock(a.Name),
 	}
+	if e.o.Observer != nil {
+		o.Observer = e.o.Observer
+	}
 	if e.shared != nil {
 		o.Cache = e.shared.Artifacts(def.URL)
 		if ttl := p.Agent.RegistryTTL; ttl > 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dewyhq/dewy/actions"
 	"github.com/dewyhq/dewy/cache"
+	"github.com/dewyhq/dewy/engine/deploy"
 	"github.com/dewyhq/dewy/engine/event"
 	"github.com/dewyhq/dewy/engine/ids"
 	"github.com/dewyhq/dewy/engine/plan"
@@ -67,6 +68,9 @@ type Options struct {
 	Scope string
 	// NoCgroup keeps containment to the environment token.
 	NoCgroup bool
+	// Observer, when set, hears restarts, readiness waits, deploys and
+	// polls: the metrics.
+	Observer Observer
 	// Banner names this agent in its "started" event: "dewy v1.2.0 with
 	// /etc/dewy.hcl".
 	Banner string
@@ -74,6 +78,12 @@ type Options struct {
 	// settled, right after "dewy is up" is logged (cmd/dewy writes its pid
 	// file there). It must not block.
 	Up func()
+}
+
+// Observer hears what the supervisors and deployers do, for the metrics.
+type Observer interface {
+	supervisor.Observer
+	deploy.Observer
 }
 
 // Engine runs a plan. Create it with New and call Run once.
@@ -284,7 +294,7 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, gens *supervisor.Coun
 	sup := supervisor.New(supervisor.Options{
 		App: a, Sockets: socks, Spawner: e.spawn, Logger: e.log,
 		Emit: e.emit, Environ: e.o.Environ, Generations: gens, Restarts: restarts,
-		WaitForRelease: waitForRelease,
+		WaitForRelease: waitForRelease, Observer: e.supObserver(),
 	})
 	ctx, cancel := context.WithCancel(e.appsCtx)
 	r := &appRun{def: a, sup: sup, socks: socks, gens: gens, cancel: cancel, waiting: waitForRelease}
@@ -296,6 +306,15 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, gens *supervisor.Coun
 		}
 	}()
 	return r
+}
+
+// supObserver is the Observer as the supervisors take it: a nil
+// interface when there is none.
+func (e *Engine) supObserver() supervisor.Observer {
+	if e.o.Observer == nil {
+		return nil
+	}
+	return e.o.Observer
 }
 
 // closeSockets closes every held socket (shared ones once).

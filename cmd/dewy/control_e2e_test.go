@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/dewyhq/dewy/control"
 	"github.com/dewyhq/dewy/internal/testutil"
 )
@@ -46,7 +49,7 @@ func TestControlSocketAndClientCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.publish("v1.0.0", map[string][]byte{platformArtifact(""): appBin}, 0o755)
-	addr := freeTCPAddr(t)
+	addr, metricsAddr := freeTCPAddr(t), freeTCPAddr(t)
 	appDir := filepath.Join(root, "web")
 	cfg := filepath.Join(root, "dewy.hcl")
 	sock := filepath.Join(root, "dewy.sock")
@@ -55,6 +58,7 @@ agent {
   log_format   = "json"
   log_level    = "debug"
   admin_socket = "dewy.sock"
+  metrics      = %q
 }
 registry "r" {
   url      = %q
@@ -73,7 +77,7 @@ app "web" {
 app "plain" {
   command = ["/bin/sleep", "3600"]
 }
-`, reg.url(), appDir, filepath.Join(appDir, "current", platformArtifact("")), addr)
+`, metricsAddr, reg.url(), appDir, filepath.Join(appDir, "current", platformArtifact("")), addr)
 	if err := os.WriteFile(cfg, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -206,6 +210,71 @@ app "plain" {
 	c.Close()
 	if !strings.HasPrefix(string(resp[:n]), "HTTP/1.1 400") || !strings.Contains(string(resp[:n]), "not valid JSON") {
 		t.Errorf("a malformed body: %s", resp[:n])
+	}
+
+	// The metrics, on the socket and on TCP, parsed as Prometheus does.
+	text, err := control.NewClient(sock).Get(t.Context(), "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mresp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics on TCP: %v", err)
+	}
+	mresp.Body.Close()
+	if mresp.StatusCode != 200 {
+		t.Errorf("metrics on TCP: %s", mresp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("the metrics do not parse: %v\n%s", err, text)
+	}
+	value := func(name string, labels map[string]string) float64 {
+		f := fams[name]
+		if f == nil {
+			t.Errorf("no metric %s", name)
+			return -1
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if want, ok := labels[lp.GetName()]; ok && want != lp.GetValue() {
+					continue next
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+		return 0
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		min    float64
+	}{
+		{"dewy_restarts_total", map[string]string{"app": "web", "reason": "api"}, 1},
+		{"dewy_restarts_total", map[string]string{"app": "web", "reason": "deploy"}, 3},
+		{"dewy_deploys_total", map[string]string{"app": "web", "result": "deployed"}, 3},
+		{"dewy_deploy_duration_seconds", map[string]string{"app": "web", "result": "deployed"}, 3},
+		{"dewy_rollbacks_total", map[string]string{"app": "web"}, 1},
+		{"dewy_readiness_wait_seconds", map[string]string{"app": "web"}, 4},
+		{"dewy_registry_polls_total", map[string]string{"app": "web"}, 4},
+		{"dewy_app_up", map[string]string{"app": "web"}, 1},
+		{"dewy_build_info", nil, 1},
+	} {
+		if v := value(c.name, c.labels); v < c.min {
+			t.Errorf("%s%v = %v, want at least %v", c.name, c.labels, v, c.min)
+		}
+	}
+	if v := value("dewy_app_crash_loop", map[string]string{"app": "web"}); v != 0 {
+		t.Errorf("dewy_app_crash_loop{web} = %v", v)
 	}
 
 	// A second agent on the same socket refuses to start.

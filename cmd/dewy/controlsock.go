@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/dewyhq/dewy/control"
+	"github.com/dewyhq/dewy/metrics"
 )
 
 // controlSock is the agent's control socket, bound before anything
@@ -38,6 +39,48 @@ func openControl(log zerolog.Logger, path string) (*controlSock, int) {
 	}
 	log.Debug().Str("admin_socket", path).Msg("control socket bound")
 	return &controlSock{ln: ln, path: path, log: log}, exitOK
+}
+
+// newMetrics makes the agent's metrics; agent is read at scrape time, so
+// it may be set after.
+func newMetrics(version string, agent *control.Agent) *metrics.Metrics {
+	return metrics.New(metrics.Options{
+		Version: version,
+		Apps: func() []metrics.AppState {
+			if *agent == nil {
+				return nil
+			}
+			var out []metrics.AppState
+			for _, a := range (*agent).Status().Apps {
+				out = append(out, metrics.AppState{Name: a.Name, Up: a.State == "running", CrashLoop: a.CrashLoop})
+			}
+			return out
+		},
+	})
+}
+
+// serveMetrics serves the metrics on addr (agent { metrics }) until the
+// returned stop is called. An address that cannot be bound is logged:
+// the metrics are still on the control socket.
+func serveMetrics(log zerolog.Logger, addr string, h http.Handler) (stop func()) {
+	if addr == "" {
+		return func() {}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error().Err(err).Str("metrics", addr).Msg("cannot serve the metrics on this address; they are still at /metrics on the control socket")
+		return func() {}
+	}
+	log.Info().Str("metrics", ln.Addr().String()).Msg("metrics served")
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = control.Serve(ctx, ln, mux, time.Second)
+	}()
+	return func() { cancel(); <-done }
 }
 
 // serve answers on the socket for agent, with extra handlers (the

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/dewyhq/dewy/config"
+	"github.com/dewyhq/dewy/control"
 	"github.com/dewyhq/dewy/engine"
 	"github.com/dewyhq/dewy/engine/logging"
 	"github.com/dewyhq/dewy/engine/plan"
@@ -109,7 +111,10 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 	if env.watchChildren != nil {
 		env.watchChildren()
 	}
+	var agent control.Agent
+	met := newMetrics(env.version, &agent)
 	e := engine.New(engine.Options{
+		Observer: met,
 		Plan:     p,
 		Signals:  env.signals,
 		Register: env.notify,
@@ -137,8 +142,10 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 			log.Info().Str("pid_file", pidPath).Int("pid", self).Msg("pid file written")
 		},
 	})
-	stopControl := ctl.serve(e.Control(engine.ControlInfo{Version: env.version, Config: path, Started: started}), nil)
+	agent = e.Control(engine.ControlInfo{Version: env.version, Config: path, Started: started})
+	stopControl := ctl.serve(agent, map[string]http.Handler{"GET /metrics": met.Handler()})
 	defer stopControl()
+	defer serveMetrics(log, p.Agent.Metrics, met.Handler())()
 	if err := e.Run(context.Background()); err != nil {
 		var netErr *net.OpError
 		if errors.As(err, &netErr) {

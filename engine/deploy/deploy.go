@@ -90,6 +90,8 @@ type Options struct {
 	// minutes): a registry that stalls mid-stream must not hold the app's
 	// deploys forever.
 	DownloadTimeout time.Duration
+	// Observer, when set, hears deploys, rollbacks and polls (metrics).
+	Observer Observer
 	// Lock, when set, serialises the app's deploys and rollbacks across
 	// Deployers: a reload replaces an app's Deployer while the old one
 	// may still be finishing a deploy, and the engine gives both the
@@ -101,6 +103,16 @@ type Options struct {
 	// once verified. Checksum files always come from the registry, so the
 	// cache can never vouch for its own bytes.
 	Cache ArtifactCache
+}
+
+// Observer hears what the metrics count. Its methods must not block.
+type Observer interface {
+	// Deployed: a deploy ended with result (ResultDeployed, ResultFailed,
+	// ResultCutShort) after took.
+	Deployed(app, result string, took time.Duration)
+	RolledBack(app string)
+	// Polled: the registry was asked for its releases; err is its answer.
+	Polled(app string, err error)
 }
 
 // ArtifactCache is the shared cache of one registry's artifacts (a
@@ -250,6 +262,12 @@ func (d *Deployer) Poll(ctx context.Context) {
 	}
 }
 
+// listError is a registry that could not list its releases.
+type listError struct{ err error }
+
+func (e *listError) Error() string { return "list releases: " + e.err.Error() }
+func (e *listError) Unwrap() error { return e.err }
+
 // failure is a deploy that failed for its release's own fault: the
 // version is not tried again.
 type failure struct{ err error }
@@ -286,6 +304,14 @@ func (d *Deployer) deploy(ctx context.Context, cause, pin string) error {
 	id := d.o.IDs.New().String()
 	log := d.log.With().Str("deploy", id).Logger()
 	target, why, err := d.newest(ctx, log, pin)
+	if o := d.o.Observer; o != nil {
+		var lerr *listError
+		if errors.As(err, &lerr) {
+			o.Polled(d.o.App.Name, err)
+		} else {
+			o.Polled(d.o.App.Name, nil)
+		}
+	}
 	if err != nil || target == nil {
 		if err != nil && err.Error() != d.lastErr {
 			log.Error().Err(err).Msg("deploy: cannot tell the newest release")
@@ -305,9 +331,15 @@ func (d *Deployer) deploy(ctx context.Context, cause, pin string) error {
 	log = log.With().Str("version", target.version).Logger()
 	log.Info().Str("cause", cause).Str("artifact", target.artifact).Str("previous", target.previous).Msg("deploying a new release")
 	d.emit(actions.Event{Kind: EventDeployStarted, Message: fmt.Sprintf("deploying %s (%s, by %s)", target.version, target.artifact, cause), Version: target.version, DeployID: id})
+	started := d.o.Now()
 	err = d.run(ctx, log, id, target)
 	rec := Record{ID: id, Version: target.version, Result: ResultDeployed, At: d.o.Now()}
-	defer func() { d.record(rec) }()
+	defer func() {
+		d.record(rec)
+		if o := d.o.Observer; o != nil {
+			o.Deployed(d.o.App.Name, rec.Result, rec.At.Sub(started))
+		}
+	}()
 	var f failure
 	switch {
 	case err == nil:
@@ -423,7 +455,7 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger, pin string) (
 	defer cancel()
 	rels, err := d.o.Source.Releases(lctx)
 	if err != nil {
-		return nil, "", fmt.Errorf("list releases: %w", err)
+		return nil, "", &listError{err}
 	}
 	byTag := map[string]registry.Release{}
 	var tags []string
@@ -792,6 +824,9 @@ func (d *Deployer) Rollback(ctx context.Context, cause string) error {
 	}
 	if err := d.state.MarkBad(release.VersionOf(cur), "rolled back by "+cause); err != nil {
 		log.Error().Err(err).Msg("cannot remember the rolled-back version")
+	}
+	if o := d.o.Observer; o != nil {
+		o.RolledBack(d.o.App.Name)
 	}
 	d.record(Record{ID: id, Version: release.VersionOf(prev), Result: ResultRolledBack, Detail: "from " + release.VersionOf(cur), At: d.o.Now()})
 	d.emit(actions.Event{Kind: EventRolledBack, Message: fmt.Sprintf("rolled back from %s to %s by %s", release.VersionOf(cur), release.VersionOf(prev), cause), Version: release.VersionOf(prev), DeployID: id})

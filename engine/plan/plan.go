@@ -51,6 +51,8 @@ type Agent struct {
 	// RegistryTTL is how long a registry's answer is shared through the
 	// cache; 0 for not at all.
 	RegistryTTL time.Duration
+	// Metrics is the host:port of the metrics on TCP ("" for none).
+	Metrics string
 	// Origins maps each setting's key ("log_level") to where its value
 	// came from: "default", "dewy.hcl:3:3", "env DEWY_LOG_LEVEL", "flag --log-level".
 	Origins map[string]string

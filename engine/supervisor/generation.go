@@ -247,6 +247,8 @@ func (s *Supervisor) onReady(g *generation, err error) {
 		old := op.old
 		s.current = g
 		g.log.Info().Msg("new generation ready")
+		s.observeReady(g)
+		s.observeRestart(restartReason(op.cause))
 		s.setState(StateRunning)
 		if old != nil && !old.exited {
 			op.phase = phaseRetire
@@ -263,6 +265,7 @@ func (s *Supervisor) onReady(g *generation, err error) {
 		}
 		g.ready = true
 		s.hinted = false
+		s.observeReady(g)
 		if g.notReady {
 			g.log.Info().Dur("after", s.now().Sub(g.started).Round(time.Millisecond)).Msg("generation ready")
 		} else {

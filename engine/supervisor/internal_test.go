@@ -96,3 +96,14 @@ func TestReadyURL(t *testing.T) {
 		}
 	}
 }
+
+func TestRestartReason(t *testing.T) {
+	for cause, want := range map[string]string{
+		"SIGUSR1": "signal", "SIGHUP": "signal", "dewy restart": "api", "dewy deploy": "api",
+		"deploy v1.2.3": "deploy", "rollback to v1.2.2": "deploy", "something else": "other",
+	} {
+		if got := restartReason(cause); got != want {
+			t.Errorf("restartReason(%q) = %q, want %q", cause, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -88,12 +89,50 @@ type Options struct {
 	// Restarts is where the restart count starts (a replacement after a
 	// reload goes on from its predecessor's).
 	Restarts int
+	// Observer, when set, hears restarts and readiness waits (metrics).
+	Observer Observer
 	// WaitForRelease starts no generation until the first Restart: an app
 	// whose release is not deployed yet has nothing to run.
 	WaitForRelease bool
 	// Stdout and Stderr receive the app's output when App.Output.File is
 	// empty (nil: os.Stdout and os.Stderr).
 	Stdout, Stderr *os.File
+}
+
+// Observer hears what the metrics count. Its methods are called from the
+// supervisor's goroutine and must not block.
+type Observer interface {
+	// Restarted: a new generation took over; reason is signal, api,
+	// deploy, crash, reload or other.
+	Restarted(app, reason string)
+	// Ready: a generation became ready wait after it started.
+	Ready(app string, wait time.Duration)
+}
+
+// restartReason classes a restart's cause for the metrics.
+func restartReason(cause string) string {
+	switch {
+	case strings.HasPrefix(cause, "SIG"):
+		return "signal"
+	case strings.HasPrefix(cause, "dewy "):
+		return "api"
+	case strings.HasPrefix(cause, "deploy "), strings.HasPrefix(cause, "rollback "):
+		return "deploy"
+	default:
+		return "other"
+	}
+}
+
+func (s *Supervisor) observeRestart(reason string) {
+	if o := s.opts.Observer; o != nil {
+		o.Restarted(s.app.Name, reason)
+	}
+}
+
+func (s *Supervisor) observeReady(g *generation) {
+	if o := s.opts.Observer; o != nil {
+		o.Ready(s.app.Name, s.now().Sub(g.started))
+	}
 }
 
 // Supervisor is the actor that runs one app: its generations, graceful
@@ -568,8 +607,13 @@ func (s *Supervisor) startWorker(why string) {
 		return
 	}
 	s.lastErr = ""
-	if s.startedAny {
+	switch {
+	case s.startedAny:
 		s.restarts++
+		s.observeRestart("crash")
+	case s.opts.Restarts > 0:
+		// The first generation of a supervisor a reload made.
+		s.observeRestart("reload")
 	}
 	s.startedAny = true
 	s.current = g
