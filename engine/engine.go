@@ -295,6 +295,7 @@ func (e *Engine) newAppRun(a plan.App, socks *sockets.Set, gens *supervisor.Coun
 		App: a, Sockets: socks, Spawner: e.spawn, Logger: e.log,
 		Emit: e.emit, Environ: e.o.Environ, Generations: gens, Restarts: restarts,
 		WaitForRelease: waitForRelease, Observer: e.supObserver(),
+		NewID: func() string { return e.ids.New().String() },
 	})
 	ctx, cancel := context.WithCancel(e.appsCtx)
 	r := &appRun{def: a, sup: sup, socks: socks, gens: gens, cancel: cancel, waiting: waitForRelease}
@@ -339,7 +340,7 @@ func (e *Engine) emit(ev actions.Event) {
 		l = l.Str("version", ev.Version)
 	}
 	if ev.DeployID != "" {
-		l = l.Str("deploy", ev.DeployID)
+		l = l.Str("deploy_id", ev.DeployID)
 	}
 	l.Msg(ev.Message)
 	e.bus.Publish(event.Event{ID: id, Time: ulidTime(id), Event: ev})

@@ -147,7 +147,7 @@ app "plain" {
 	if code != 0 || m == nil {
 		t.Fatalf("dewy deploy web: exit %d: %s%s", code, out, errs)
 	}
-	if n := strings.Count(d.log.String(), `"deploy":"`+m[1]+`"`); n < 3 {
+	if n := strings.Count(d.log.String(), `"deploy_id":"`+m[1]+`"`); n < 3 {
 		t.Errorf("the deploy's ULID %s is in %d log lines", m[1], n)
 	}
 	out, _, code = dewyCLI(t, "deploy", "web", "--socket", sock)

@@ -302,7 +302,7 @@ func (d *Deployer) deploy(ctx context.Context, cause, pin string) error {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()
 	id := d.o.IDs.New().String()
-	log := d.log.With().Str("deploy", id).Logger()
+	log := d.log.With().Str("deploy_id", id).Logger()
 	target, why, err := d.newest(ctx, log, pin)
 	if o := d.o.Observer; o != nil {
 		var lerr *listError
@@ -792,7 +792,7 @@ func (d *Deployer) Rollback(ctx context.Context, cause string) error {
 	ctx, cancel := d.bound(ctx)
 	defer cancel()
 	id := d.o.IDs.New().String()
-	log := d.log.With().Str("deploy", id).Logger()
+	log := d.log.With().Str("deploy_id", id).Logger()
 	cur, err := d.dir.Current()
 	if err != nil {
 		return err

@@ -21,7 +21,9 @@ const quickExit = 5 * time.Second
 // startGeneration starts the next generation with the held sockets, its
 // own readiness listener or notify socket, and its environment; it starts
 // the goroutines that report its exit and its readiness.
-func (s *Supervisor) startGeneration() (*generation, error) {
+// startGeneration starts a generation; restartID ("" for none) is the
+// restart it belongs to, carried in its log lines.
+func (s *Supervisor) startGeneration(restartID string) (*generation, error) {
 	n := s.gens.Next()
 	s.lastGen = n
 	g := &generation{n: n}
@@ -96,7 +98,11 @@ func (s *Supervisor) startGeneration() (*generation, error) {
 		return fail(err)
 	}
 	g.proc, g.pid, g.started = p, p.Pid(), s.now()
-	g.log = s.log.With().Int("generation", n).Int("pid", g.pid).Logger()
+	lc := s.log.With().Int("generation", n).Int("pid", g.pid)
+	if restartID != "" {
+		lc = lc.Str("restart_id", restartID)
+	}
+	g.log = lc.Logger()
 	g.ctx, g.cancel = context.WithCancel(s.runCtx)
 	s.live[g] = struct{}{}
 
@@ -296,12 +302,12 @@ func (s *Supervisor) onRestart(r restartReq) {
 		return
 	}
 	if s.op == nil {
-		s.op = &restartOp{cause: r.cause, waiters: []chan error{r.reply}}
+		s.op = &restartOp{id: s.newID(), cause: r.cause, waiters: []chan error{r.reply}}
 		s.beginOp()
 		return
 	}
 	if s.pending == nil {
-		s.pending = &restartOp{cause: r.cause}
+		s.pending = &restartOp{id: s.newID(), cause: r.cause}
 		s.log.Debug().Str("cause", r.cause).Msg("restart queued behind the one in progress")
 	}
 	s.pending.waiters = append(s.pending.waiters, r.reply)
@@ -319,12 +325,12 @@ func (s *Supervisor) beginOp() {
 	if old != nil && old.exited {
 		old = nil
 	}
-	g, err := s.startGeneration()
+	g, err := s.startGeneration(op.id)
 	if err != nil {
 		if old != nil {
-			s.log.Error().Err(err).Str("cause", op.cause).Msg("restart: the new generation failed to start; the old one keeps serving")
+			s.log.Error().Err(err).Str("cause", op.cause).Str("restart_id", op.id).Msg("restart: the new generation failed to start; the old one keeps serving")
 		} else {
-			s.log.Error().Err(err).Str("cause", op.cause).Msg("restart: the app failed to start")
+			s.log.Error().Err(err).Str("cause", op.cause).Str("restart_id", op.id).Msg("restart: the app failed to start")
 		}
 		s.finishOp(err)
 		return
@@ -350,7 +356,7 @@ func (s *Supervisor) finishOp(err error) {
 		s.log.Error().Err(err).Msg("restart failed")
 		s.emit(EventGenerationFailed, err.Error())
 	} else {
-		s.log.Info().Str("cause", op.cause).Int("waiters", len(op.waiters)).Msg("restart complete")
+		s.log.Info().Str("cause", op.cause).Str("restart_id", op.id).Int("waiters", len(op.waiters)).Msg("restart complete")
 	}
 	// Publish the state before answering, so that a caller's Status after
 	// Restart returned sees the outcome.

@@ -89,6 +89,8 @@ type Options struct {
 	// Restarts is where the restart count starts (a replacement after a
 	// reload goes on from its predecessor's).
 	Restarts int
+	// NewID names each restart (a ULID) for its log lines; nil: none.
+	NewID func() string
 	// Observer, when set, hears restarts and readiness waits (metrics).
 	Observer Observer
 	// WaitForRelease starts no generation until the first Restart: an app
@@ -121,6 +123,13 @@ func restartReason(cause string) string {
 	default:
 		return "other"
 	}
+}
+
+func (s *Supervisor) newID() string {
+	if s.opts.NewID == nil {
+		return ""
+	}
+	return s.opts.NewID()
 }
 
 func (s *Supervisor) observeRestart(reason string) {
@@ -214,6 +223,8 @@ const (
 
 // restartOp is one graceful restart and everyone waiting for its result.
 type restartOp struct {
+	// id names the restart in its log lines (restart_id).
+	id      string
 	cause   string
 	waiters []chan error
 	cand    *generation
@@ -587,7 +598,7 @@ func (s *Supervisor) onTimer() {
 // startWorker starts a generation as the current worker, when none runs
 // and no restart is in flight. A failure to start counts as an exit.
 func (s *Supervisor) startWorker(why string) {
-	g, err := s.startGeneration()
+	g, err := s.startGeneration("")
 	if err != nil {
 		// A start failure is a crash like any other: retried with backoff,
 		// shown in Status. The same cause again is not logged again at
