@@ -361,7 +361,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if c.previous == "" {
 		env.previous = ""
 	}
-	if err := runHook(ctx, log, "before_deploy", d.o.App.Hooks.BeforeDeploy, d.o.App.Dir, env); err != nil {
+	if err := runHook(ctx, log, "before_deploy", d.o.App.Hooks.BeforeDeploy, d.o.App.Dir, d.o.App.Hooks.Timeout, env); err != nil {
 		return fail(bad("%w", err))
 	}
 	if err := d.dir.Switch(rid); err != nil {
@@ -377,7 +377,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 			return fail(bad("the new release did not take over: %w", err))
 		}
 	}
-	if err := runHook(ctx, log, "after_deploy", d.o.App.Hooks.AfterDeploy, d.o.App.Dir, env); err != nil {
+	if err := runHook(ctx, log, "after_deploy", d.o.App.Hooks.AfterDeploy, d.o.App.Dir, d.o.App.Hooks.Timeout, env); err != nil {
 		log.Error().Err(err).Msg("after_deploy failed; the deploy stands")
 	}
 	log.Info().Dur("took", d.o.Now().Sub(started).Round(time.Millisecond)).Str("release", rid).Msg("release deployed")
