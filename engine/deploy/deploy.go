@@ -81,6 +81,9 @@ type Options struct {
 	// minutes): a registry that stalls mid-stream must not hold the app's
 	// deploys forever.
 	DownloadTimeout time.Duration
+	// ListTimeout bounds the call that lists the registry's releases
+	// (default 30 seconds).
+	ListTimeout time.Duration
 }
 
 // Deployer deploys one app. Its methods may be called from any goroutine;
@@ -108,6 +111,9 @@ func New(o Options) (*Deployer, error) {
 	}
 	if o.DownloadTimeout <= 0 {
 		o.DownloadTimeout = 30 * time.Minute
+	}
+	if o.ListTimeout <= 0 {
+		o.ListTimeout = listTimeout
 	}
 	if o.IDs == nil {
 		o.IDs = ids.NewSource()
@@ -174,7 +180,7 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 	id := d.o.IDs.New().String()
 	log := d.log.With().Str("deploy", id).Logger()
 	target, err := d.newest(ctx, log)
-	if err != nil || target == nil {
+	if target == nil {
 		if err != nil && err.Error() != d.lastErr {
 			log.Error().Err(err).Msg("deploy: cannot tell the newest release")
 		} else if err != nil {
@@ -188,8 +194,10 @@ func (d *Deployer) Deploy(ctx context.Context, cause string) error {
 	}
 	d.lastErr = ""
 	log = log.With().Str("version", target.version).Logger()
-	log.Info().Str("cause", cause).Str("artifact", target.artifact).Str("previous", target.previous).Msg("deploying a new release")
-	err = d.run(ctx, log, id, target)
+	if err == nil { // else the release itself is bad: no artifact to deploy
+		log.Info().Str("cause", cause).Str("artifact", target.artifact).Str("previous", target.previous).Msg("deploying a new release")
+		err = d.run(ctx, log, id, target)
+	}
 	var f failure
 	switch {
 	case err == nil:
@@ -220,9 +228,11 @@ type candidate struct {
 	previous string
 }
 
-// newest picks the release to deploy, or nil when there is none to.
+// newest picks the release to deploy, or nil when there is none to. A
+// release with no artifact to pick is returned with its failure, so that
+// it is remembered as bad like any release that fails.
 func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, error) {
-	lctx, cancel := context.WithTimeout(ctx, listTimeout)
+	lctx, cancel := context.WithTimeout(ctx, d.o.ListTimeout)
 	defer cancel()
 	rels, err := d.o.Source.Releases(lctx)
 	if err != nil {
@@ -266,7 +276,7 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger) (*candidate, 
 			log.Debug().Err(err).Str("newest", tag).Msg("no artifact yet; the release may still be uploading")
 			return nil, nil
 		}
-		return nil, bad("release %s: %w", tag, err)
+		return &candidate{version: tag, previous: prev}, bad("release %s: %w", tag, err)
 	}
 	return &candidate{version: tag, artifact: name, files: rel.Files, previous: prev}, nil
 }
