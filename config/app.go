@@ -70,6 +70,7 @@ type OutputBlock struct {
 type HooksBlock struct {
 	BeforeDeploy Value[string]
 	AfterDeploy  Value[string]
+	Timeout      Value[time.Duration]
 	DeclRange    hcl.Range
 }
 
@@ -120,7 +121,7 @@ func decodeAppBlock(b *hcl.Block, spec BlockSpec) (*AppBlock, hcl.Diagnostics) {
 			}
 		case "hooks":
 			if app.Hooks == nil {
-				app.Hooks = &HooksBlock{BeforeDeploy: ca.str("before_deploy"), AfterDeploy: ca.str("after_deploy"), DeclRange: child.DefRange}
+				app.Hooks = &HooksBlock{BeforeDeploy: ca.str("before_deploy"), AfterDeploy: ca.str("after_deploy"), Timeout: ca.duration("timeout"), DeclRange: child.DefRange}
 			}
 		}
 		diags = append(diags, ca.diags...)

@@ -67,6 +67,7 @@ type shippedDefaults struct {
 	ready            plan.Ready
 	stop             plan.Stop
 	restart          plan.RestartPolicy
+	hooks            plan.Hooks
 }
 
 func newShippedDefaults() shippedDefaults {
@@ -77,6 +78,7 @@ func newShippedDefaults() shippedDefaults {
 		output:           plan.Output{MaxSize: defSize("output", "max_size"), Keep: defInt("output", "keep")},
 		ready:            plan.Ready{Delay: defDuration("ready", "delay"), Timeout: defDuration("ready", "timeout"), Interval: defDuration("ready", "interval")},
 		stop:             plan.Stop{Signal: defSignal("stop", "signal"), Timeout: defDuration("stop", "timeout")},
+		hooks:            plan.Hooks{Timeout: defDuration("hooks", "timeout")},
 		restart: plan.RestartPolicy{Policy: defString("restart", "policy"), Initial: defDuration("restart", "backoff"), Max: defDuration("restart", "max_backoff"),
 			Jitter: defFloat("restart", "jitter"), Burst: defInt("restart", "burst"), Window: defDuration("restart", "window"), Cooldown: defDuration("restart", "cooldown")},
 	}
@@ -341,8 +343,15 @@ func (c *compiler) app(b *AppBlock, held heldAddrs) plan.App {
 			app.Output.Keep = b.Output.Keep.V
 		}
 	}
+	app.Hooks = c.defs.hooks
 	if b.Hooks != nil {
-		app.Hooks = plan.Hooks{BeforeDeploy: b.Hooks.BeforeDeploy.V, AfterDeploy: b.Hooks.AfterDeploy.V}
+		app.Hooks.BeforeDeploy, app.Hooks.AfterDeploy = b.Hooks.BeforeDeploy.V, b.Hooks.AfterDeploy.V
+		if b.Hooks.Timeout.Set {
+			app.Hooks.Timeout = b.Hooks.Timeout.V
+			if app.Hooks.Timeout <= 0 {
+				c.errorf(b.Hooks.Timeout.Range, "Invalid timeout", "A zero hook timeout would kill every hook at once. Use a duration such as \"5m\".")
+			}
+		}
 		if app.Registry == "" && (b.Hooks.BeforeDeploy.Set || b.Hooks.AfterDeploy.Set) {
 			c.warnf(b.Hooks.DeclRange, "Hooks without a registry", "App %q has deploy hooks but no registry, so it is never deployed and the hooks never run. Add registry = \"...\" or remove the hooks block.", b.Name)
 		}

@@ -225,6 +225,16 @@ func TestHookEnvironmentIsNotAWarning(t *testing.T) {
 	}
 }
 
+// An app without a hooks block still has the shipped hook timeout, so a
+// hooks block added by a reload needs nothing else.
+func TestHookTimeoutDefault(t *testing.T) {
+	p := compileOK(t, `app "a" { command = ["/bin/a"] }`, Inputs{})
+	a, _ := p.App("a")
+	if a.Hooks.Timeout != plan.DefaultHooks().Timeout || a.Hooks.Timeout != 5*time.Minute {
+		t.Errorf("hook timeout %s, want the default %s", a.Hooks.Timeout, plan.DefaultHooks().Timeout)
+	}
+}
+
 func TestAppCompiles(t *testing.T) {
 	p := compileOK(t, `
 registry "r" { url = "file:///srv/r?pre-release=true" }
@@ -250,6 +260,10 @@ app "api" {
     file = "/var/log/api.log"
     max_size = "10MB"
   }
+  hooks {
+    before_deploy = "./migrate"
+    timeout       = "90s"
+  }
 }`, Inputs{})
 	a, ok := p.App("api")
 	if !ok {
@@ -267,6 +281,7 @@ app "api" {
 		Stop:    plan.Stop{Signal: syscall.SIGINT, Timeout: 3 * time.Second},
 		Restart: plan.RestartPolicy{Policy: "on-failure", Initial: 200 * time.Millisecond, Max: time.Minute, Jitter: 0.2, Burst: 5, Window: time.Minute, Cooldown: 5 * time.Minute},
 		Output:  plan.Output{File: "/var/log/api.log", MaxSize: 10 * 1000 * 1000, Keep: 5},
+		Hooks:   plan.Hooks{BeforeDeploy: "./migrate", Timeout: 90 * time.Second},
 		Keep:    7,
 		Origin:  "dewy.hcl:3:1",
 	}

@@ -208,6 +208,7 @@ func appSpec() BlockSpec {
 			{Type: "hooks", Unique: true, Doc: "Shell commands run around a deploy, with DEWY_APP and DEWY_VERSION set.", Attrs: []AttrSpec{
 				{Name: "before_deploy", Kind: KindString, Doc: "Runs before `current` is swapped; a failure aborts the deploy."},
 				{Name: "after_deploy", Kind: KindString, Doc: "Runs after the new release is ready."},
+				{Name: "timeout", Kind: KindDuration, Default: durationString(plan.DefaultHooks().Timeout), Doc: "A hook running longer is stopped: its whole process group is killed, and a before_deploy hook that times out aborts the deploy."},
 			}},
 		},
 	}

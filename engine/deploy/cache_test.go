@@ -5,12 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -18,25 +16,11 @@ import (
 	"github.com/dewyhq/dewy/cache"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/internal/testutil"
-	"github.com/dewyhq/dewy/registry"
 	"github.com/dewyhq/dewy/registry/file"
 	"github.com/dewyhq/dewy/registry/s3"
 )
 
-// countingRegistry counts the opens of each file of the registry behind.
-type countingRegistry struct {
-	registry.Registry
-	mu    sync.Mutex
-	opens map[string]int
-}
-
-func (c *countingRegistry) Open(ctx context.Context, version, f string) (io.ReadCloser, int64, error) {
-	c.mu.Lock()
-	c.opens[version+"/"+f]++
-	c.mu.Unlock()
-	return c.Registry.Open(ctx, version, f)
-}
-
+// count is how many times one file of the registry was opened.
 func (c *countingRegistry) count(key string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -85,7 +69,7 @@ func TestSharedCacheDownloadsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &countingRegistry{Registry: src, opens: map[string]int{}}
+	up := &countingRegistry{src: src, opens: map[string]int{}}
 	regURL, _ := url.Parse("file://" + regDir)
 
 	host := func(name string) *Deployer {

@@ -90,6 +90,9 @@ type Options struct {
 	// minutes): a registry that stalls mid-stream must not hold the app's
 	// deploys forever.
 	DownloadTimeout time.Duration
+	// ListTimeout bounds the call that lists the registry's releases
+	// (default 30 seconds).
+	ListTimeout time.Duration
 	// Observer, when set, hears deploys, rollbacks and polls (metrics).
 	Observer Observer
 	// Lock, when set, serialises the app's deploys and rollbacks across
@@ -165,6 +168,9 @@ func New(o Options) (*Deployer, error) {
 	}
 	if o.DownloadTimeout <= 0 {
 		o.DownloadTimeout = 30 * time.Minute
+	}
+	if o.ListTimeout <= 0 {
+		o.ListTimeout = listTimeout
 	}
 	if o.IDs == nil {
 		o.IDs = ids.NewSource()
@@ -312,7 +318,7 @@ func (d *Deployer) deploy(ctx context.Context, cause, pin string) error {
 			o.Polled(d.o.App.Name, nil)
 		}
 	}
-	if err != nil || target == nil {
+	if target == nil {
 		if err != nil && err.Error() != d.lastErr {
 			log.Error().Err(err).Msg("deploy: cannot tell the newest release")
 		} else if err != nil {
@@ -329,10 +335,12 @@ func (d *Deployer) deploy(ctx context.Context, cause, pin string) error {
 	}
 	d.lastErr = ""
 	log = log.With().Str("version", target.version).Logger()
-	log.Info().Str("cause", cause).Str("artifact", target.artifact).Str("previous", target.previous).Msg("deploying a new release")
-	d.emit(actions.Event{Kind: EventDeployStarted, Message: fmt.Sprintf("deploying %s (%s, by %s)", target.version, target.artifact, cause), Version: target.version, DeployID: id})
 	started := d.o.Now()
-	err = d.run(ctx, log, id, target)
+	if err == nil { // else the release itself is bad: no artifact to deploy
+		log.Info().Str("cause", cause).Str("artifact", target.artifact).Str("previous", target.previous).Msg("deploying a new release")
+		d.emit(actions.Event{Kind: EventDeployStarted, Message: fmt.Sprintf("deploying %s (%s, by %s)", target.version, target.artifact, cause), Version: target.version, DeployID: id})
+		err = d.run(ctx, log, id, target)
+	}
 	rec := Record{ID: id, Version: target.version, Result: ResultDeployed, At: d.o.Now()}
 	defer func() {
 		d.record(rec)
@@ -449,9 +457,11 @@ type candidate struct {
 }
 
 // newest picks the release to deploy (pin, or the newest), or nil and
-// why there is none to.
+// why there is none to. A release with no artifact to pick is returned
+// with its failure, so that it is remembered as bad like any release
+// that fails.
 func (d *Deployer) newest(ctx context.Context, log zerolog.Logger, pin string) (*candidate, string, error) {
-	lctx, cancel := context.WithTimeout(ctx, listTimeout)
+	lctx, cancel := context.WithTimeout(ctx, d.o.ListTimeout)
 	defer cancel()
 	rels, err := d.o.Source.Releases(lctx)
 	if err != nil {
@@ -509,7 +519,7 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger, pin string) (
 			log.Debug().Err(err).Str("newest", tag).Msg("no artifact yet; the release may still be uploading")
 			return nil, fmt.Sprintf("%s has no artifact for this host yet; it may still be uploading", tag), nil
 		}
-		return nil, "", bad("release %s: %w", tag, err)
+		return &candidate{version: tag, previous: prev}, "", bad("release %s: %w", tag, err)
 	}
 	return &candidate{version: tag, artifact: name, files: rel.Files, previous: prev}, "", nil
 }
@@ -614,7 +624,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 	if c.previous == "" {
 		env.previous = ""
 	}
-	if err := runHook(ctx, log, "before_deploy", d.o.App.Hooks.BeforeDeploy, d.o.App.Dir, env); err != nil {
+	if err := runHook(ctx, log, "before_deploy", d.o.App.Hooks.BeforeDeploy, d.o.App.Dir, d.o.App.Hooks.Timeout, env); err != nil {
 		return fail(bad("%w", err))
 	}
 	if err := d.dir.Switch(rid); err != nil {
@@ -634,7 +644,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 			return fail(bad("the new release did not take over: %w", err))
 		}
 	}
-	if err := runHook(ctx, log, "after_deploy", d.o.App.Hooks.AfterDeploy, d.o.App.Dir, env); err != nil {
+	if err := runHook(ctx, log, "after_deploy", d.o.App.Hooks.AfterDeploy, d.o.App.Dir, d.o.App.Hooks.Timeout, env); err != nil {
 		log.Error().Err(err).Msg("after_deploy failed; the deploy stands")
 	}
 	log.Info().Dur("took", d.o.Now().Sub(started).Round(time.Millisecond)).Str("release", rid).Msg("release deployed")

@@ -12,11 +12,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/listener"
 )
-
-// hookTimeout bounds a hook; then its whole process group is killed.
-const hookTimeout = 5 * time.Minute
 
 // maxHookOutput is how much of a hook's output is kept for the log.
 const maxHookOutput = 64 << 10
@@ -38,13 +36,17 @@ func (h hookEnv) list() []string {
 }
 
 // runHook runs script with /bin/sh -c in dir. A non-zero exit, a signal
-// or the timeout is an error carrying the end of its output; the output is
-// logged either way.
-func runHook(ctx context.Context, log zerolog.Logger, name, script, dir string, env hookEnv) error {
+// or the timeout (0 is plan.DefaultHooks' timeout), after which the
+// hook's whole process group is killed, is an error carrying the end of
+// its output; the output is logged either way.
+func runHook(ctx context.Context, log zerolog.Logger, name, script, dir string, timeout time.Duration, env hookEnv) error {
 	if strings.TrimSpace(script) == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, hookTimeout)
+	if timeout <= 0 {
+		timeout = plan.DefaultHooks().Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
 	cmd.Dir = dir
@@ -65,7 +67,7 @@ func runHook(ctx context.Context, log zerolog.Logger, name, script, dir string, 
 	case err == nil:
 		return nil
 	case ctx.Err() != nil:
-		return fmt.Errorf("%s hook stopped (%w; the limit is %s): its process group was killed", name, ctx.Err(), hookTimeout)
+		return fmt.Errorf("%s hook stopped (%w; the limit is %s): its process group was killed", name, ctx.Err(), timeout)
 	default:
 		return fmt.Errorf("%s hook: %w: %s", name, err, lastLine(out.String()))
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The shipped settings of an app's ready, stop and restart blocks,
+// The shipped settings of an app's ready, stop, restart and hooks blocks,
 // declared once: the config spec documents its defaults from these
 // (config/spec.go, and so the schema and `dewy validate`), the compiler
 // starts from them, and Complete fills them into an App built by hand.
@@ -20,6 +20,12 @@ func DefaultStop() Stop {
 	return Stop{Signal: syscall.SIGTERM, Timeout: 30 * time.Second}
 }
 
+// DefaultHooks is the hooks block without attributes: no commands, and
+// a hook's time limit.
+func DefaultHooks() Hooks {
+	return Hooks{Timeout: 5 * time.Minute}
+}
+
 // DefaultRestart is the restart block without attributes.
 func DefaultRestart() RestartPolicy {
 	return RestartPolicy{
@@ -28,8 +34,8 @@ func DefaultRestart() RestartPolicy {
 	}
 }
 
-// Complete returns a with every zero setting of its ready, stop and
-// restart blocks set to the default. Jitter is the exception: 0 is a
+// Complete returns a with every zero setting of its ready, stop,
+// restart and hooks blocks set to the default. Jitter is the exception: 0 is a
 // choice (no spread), kept as it is; it is only clamped to [0, 1]. A
 // compiled plan is complete already; this is for apps built in code.
 func (a App) Complete() App {
@@ -55,6 +61,7 @@ func (a App) Complete() App {
 	}
 	setDur(&a.Restart.Window, p.Window)
 	setDur(&a.Restart.Cooldown, p.Cooldown)
+	setDur(&a.Hooks.Timeout, DefaultHooks().Timeout)
 	return a
 }
 

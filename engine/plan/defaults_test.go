@@ -7,8 +7,8 @@ import (
 
 func TestComplete(t *testing.T) {
 	got := App{}.Complete()
-	if got.Ready != DefaultReady() || got.Stop != DefaultStop() {
-		t.Errorf("empty app: ready %+v stop %+v, want the defaults", got.Ready, got.Stop)
+	if got.Ready != DefaultReady() || got.Stop != DefaultStop() || got.Hooks != DefaultHooks() {
+		t.Errorf("empty app: ready %+v stop %+v hooks %+v, want the defaults", got.Ready, got.Stop, got.Hooks)
 	}
 	want := DefaultRestart()
 	want.Jitter = 0 // a choice, not a missing value

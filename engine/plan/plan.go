@@ -153,6 +153,8 @@ type Output struct {
 type Hooks struct {
 	BeforeDeploy string
 	AfterDeploy  string
+	// Timeout bounds each hook; then its whole process group is killed.
+	Timeout time.Duration
 }
 
 // App is one supervised application.

@@ -22,6 +22,9 @@ app "b" {
     backoff = "1ms" # ERROR: Backoff too short
     jitter  = "2" # ERROR: Invalid jitter
   }
+  hooks {
+    timeout = "0s" # ERROR: Invalid timeout
+  }
 }
 
 app "b" { # ERROR: Duplicate app "b"

@@ -37,6 +37,10 @@ app "api" {
   ready {
     notify = true
   }
+  hooks {
+    before_deploy = "./current/api migrate"
+    timeout       = "90s"
+  }
 }
 app "v6" {
   command = ["/bin/v6"]
