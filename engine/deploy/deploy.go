@@ -625,6 +625,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		env.previous = ""
 	}
 	if err := runHook(ctx, log, "before_deploy", d.o.App.Hooks.BeforeDeploy, d.o.App.Dir, d.o.App.Hooks.Timeout, env); err != nil {
+		d.hookFailed(id, c.version, err, "the deploy is aborted")
 		return fail(bad("%w", err))
 	}
 	if err := d.dir.Switch(rid); err != nil {
@@ -645,6 +646,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		}
 	}
 	if err := runHook(ctx, log, "after_deploy", d.o.App.Hooks.AfterDeploy, d.o.App.Dir, d.o.App.Hooks.Timeout, env); err != nil {
+		d.hookFailed(id, c.version, err, "the deploy stands")
 		log.Error().Err(err).Msg("after_deploy failed; the deploy stands")
 	}
 	log.Info().Dur("took", d.o.Now().Sub(started).Round(time.Millisecond)).Str("release", rid).Msg("release deployed")
@@ -841,6 +843,16 @@ func (d *Deployer) Rollback(ctx context.Context, cause string) error {
 	d.record(Record{ID: id, Version: release.VersionOf(prev), Result: ResultRolledBack, Detail: "from " + release.VersionOf(cur), At: d.o.Now()})
 	d.emit(actions.Event{Kind: EventRolledBack, Message: fmt.Sprintf("rolled back from %s to %s by %s", release.VersionOf(cur), release.VersionOf(prev), cause), Version: release.VersionOf(prev), DeployID: id})
 	return nil
+}
+
+// hookFailed emits a hook's failure with its result.
+func (d *Deployer) hookFailed(id, version string, err error, outcome string) {
+	ev := actions.Event{Kind: EventHookFailed, Message: fmt.Sprintf("%v; %s", err, outcome), Version: version, DeployID: id, Failure: true}
+	var he *HookError
+	if errors.As(err, &he) {
+		ev.Hook = &he.Result
+	}
+	d.emit(ev)
 }
 
 // emit publishes ev about the app, its message prefixed with the app.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/dewyhq/dewy/actions"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/listener"
 )
@@ -63,14 +64,41 @@ func runHook(ctx context.Context, log zerolog.Logger, name, script, dir string, 
 		ev = log.Warn()
 	}
 	ev.Str("hook", name).Dur("took", time.Since(started).Round(time.Millisecond)).Str("output", out.String()).Msg("hook ran")
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case ctx.Err() != nil:
-		return fmt.Errorf("%s hook stopped (%w; the limit is %s): its process group was killed", name, ctx.Err(), timeout)
-	default:
-		return fmt.Errorf("%s hook: %w: %s", name, err, lastLine(out.String()))
 	}
+	res := actions.HookResult{Name: name, Command: script, ExitCode: -1, Duration: time.Since(started), Output: tail(out.String(), hookTail)}
+	if cmd.ProcessState != nil && ctx.Err() == nil {
+		res.ExitCode = cmd.ProcessState.ExitCode()
+	}
+	if ctx.Err() != nil {
+		return &HookError{Result: res, err: fmt.Errorf("%s hook stopped (%w; the limit is %s): its process group was killed", name, ctx.Err(), timeout)}
+	}
+	return &HookError{Result: res, err: fmt.Errorf("%s hook: %w: %s", name, err, lastLine(out.String()))}
+}
+
+// hookTail is how much of a failed hook's output its event carries.
+const hookTail = 2 << 10
+
+// HookError is a hook that failed, with what it did (for its event).
+type HookError struct {
+	Result actions.HookResult
+	err    error
+}
+
+func (e *HookError) Error() string { return e.err.Error() }
+func (e *HookError) Unwrap() error { return e.err }
+
+// tail is the last n bytes of s, cut at a line start when it can be.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		s = s[i+1:]
+	}
+	return "...\n" + s
 }
 
 // limitedBuffer keeps the first maxHookOutput bytes written to it.

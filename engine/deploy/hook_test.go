@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,10 @@ func TestRunHook(t *testing.T) {
 	err := runHook(context.Background(), log, "before_deploy", "echo migrating; echo 'relation missing' >&2; exit 3", dir, 0, env)
 	if err == nil || !strings.Contains(err.Error(), "exit status 3") || !strings.Contains(err.Error(), "relation missing") {
 		t.Errorf("failing hook: %v (want the exit and its last line)", err)
+	}
+	var he *HookError
+	if !errors.As(err, &he) || he.Result.ExitCode != 3 || he.Result.Name != "before_deploy" || !strings.Contains(he.Result.Output, "relation missing") || he.Result.Duration <= 0 {
+		t.Errorf("the failed hook's result for its event: %+v", he)
 	}
 	if !strings.Contains(logs.String(), "migrating") {
 		t.Errorf("the hook's output is not in the log:\n%s", logs.String())
