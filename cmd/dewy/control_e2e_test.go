@@ -49,7 +49,7 @@ func TestControlSocketAndClientCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.publish("v1.0.0", map[string][]byte{platformArtifact(""): appBin}, 0o755)
-	addr, metricsAddr := freeTCPAddr(t), freeTCPAddr(t)
+	addr, metricsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	appDir := filepath.Join(root, "web")
 	cfg := filepath.Join(root, "dewy.hcl")
 	sock := filepath.Join(root, "dewy.sock")

@@ -355,7 +355,7 @@ func TestReloadAddsChangesAndRemovesADeployedApp(t *testing.T) {
 	if err := os.MkdirAll(reg.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	plainAddr, apiAddr := freeTCPAddr(t), freeTCPAddr(t)
+	plainAddr, apiAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	apiDir := filepath.Join(root, "api")
 	base := fmt.Sprintf(`
 agent {
@@ -424,37 +424,16 @@ app "api" {
 	})
 
 	// Changed registry block under load: the new deployer deploys v1.1.0.
-	var ok, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := fetch(apiAddr); err != nil {
-					failed.Add(1)
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	load := testutil.StartLoad("http://"+apiAddr+"/", 2)
 	write(withAPI("2s"))
 	reload("the reload changing the registry")
 	reg.publish("v1.1.0", map[string][]byte{platformArtifact(""): appBin}, 0o755)
 	testutil.Eventually(t, "v1.1.0 deployed by the new deployer", 30*time.Second, func() bool {
 		return strings.HasSuffix(current(), "_v1.1.0") && strings.Count(d.log.String(), `"message":"release deployed"`) == 2
 	})
-	close(stop)
-	wg.Wait()
-	if failed.Load() > 0 || ok.Load() == 0 {
-		t.Errorf("%d of %d requests to api failed over the reload and the deploy", failed.Load(), ok.Load()+failed.Load())
+	ok, failed, firstErr := load.Stop()
+	if failed > 0 || ok == 0 {
+		t.Errorf("%d of %d requests to api failed over the reload and the deploy (first: %v)", failed, ok+failed, firstErr)
 	}
 
 	// Removed: stopped, its address closed.
@@ -473,14 +452,4 @@ app "api" {
 	if n := strings.Count(d.log.String(), `"message":"deploying a new release"`); n != 2 {
 		t.Errorf("%d deploys, want 2 (v1.0.0, v1.1.0)", n)
 	}
-}
-
-func freeTCPAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -34,10 +33,7 @@ func (c *countingRegistry) count(key string) int {
 // replaced by the registry's own, without taking the version for bad.
 func TestSharedCacheDownloadsOnce(t *testing.T) {
 	srv := testutil.StartS3(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	testutil.Setenv(t, srv.Env())
 	ctx := context.Background()
 	cu, _ := url.Parse("s3://us-east-1/fleet/dewy?endpoint=" + url.QueryEscape(srv.Endpoint))
 	store, err := s3.NewStore(ctx, cu)

@@ -33,8 +33,8 @@ func findServer(name, env string) string {
 	return ""
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t testing.TB) string {
+// FreeAddr returns a loopback address that was free a moment ago.
+func FreeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -95,6 +95,15 @@ func (s S3Server) Env() []string {
 	return []string{"AWS_ACCESS_KEY_ID=" + s.Access, "AWS_SECRET_ACCESS_KEY=" + s.Secret, "AWS_REGION=" + s.Region, "AWS_EC2_METADATA_DISABLED=true"}
 }
 
+// Setenv sets KEY=VALUE pairs (a server's Env) for the test.
+func Setenv(t testing.TB, env []string) {
+	t.Helper()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
 // Client is an S3 client of the server, for tests to set up buckets and
 // objects the way an operator's tooling would.
 func (s S3Server) Client() *s3.Client {
@@ -118,7 +127,7 @@ func StartS3(t testing.TB) S3Server {
 	if bin == "" {
 		t.Skip("SKIPPED: versitygw (the S3-compatible test server) is not installed; run .ci/install-test-servers (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
 	}
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	s := S3Server{Endpoint: "http://" + addr, Access: "dewytest", Secret: "dewytestsecret", Region: "us-east-1"}
 	runServer(t, addr, bin, "--access", s.Access, "--secret", s.Secret, "--region", s.Region, "--port", addr, "posix", t.TempDir())
 	return s
@@ -141,7 +150,7 @@ func StartGCS(t testing.TB) GCSServer {
 	if bin == "" {
 		t.Skip("SKIPPED: fake-gcs-server (the Cloud Storage test server) is not installed; run .ci/install-test-servers (go install github.com/fsouza/fake-gcs-server@v1.56.1)")
 	}
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	host, port, _ := net.SplitHostPort(addr)
 	runServer(t, addr, bin, "-scheme", "http", "-host", host, "-port", port, "-backend", "memory", "-public-host", addr, "-external-url", "http://"+addr, "-log-level", "error")
 	return GCSServer{Host: addr}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/dewyhq/dewy/cache/cachetest"
@@ -17,10 +16,7 @@ import (
 // Against fake-gcs-server, Cloud Storage's JSON API on 127.0.0.1.
 func TestAgainstACloudStorageEmulator(t *testing.T) {
 	srv := testutil.StartGCS(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	testutil.Setenv(t, srv.Env())
 	ctx := context.Background()
 	u, _ := url.Parse("gs://releases/apps/web")
 	r, err := New(ctx, u)
@@ -77,10 +73,7 @@ func TestAgainstACloudStorageEmulator(t *testing.T) {
 // The shared cache's store against fake-gcs-server.
 func TestStoreAgainstACloudStorageEmulator(t *testing.T) {
 	srv := testutil.StartGCS(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	testutil.Setenv(t, srv.Env())
 	ctx := context.Background()
 	u, _ := url.Parse("gs://fleet-cache/dewy")
 	s, err := NewStore(ctx, u)

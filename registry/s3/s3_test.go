@@ -21,10 +21,7 @@ import (
 // Against a real S3-compatible server (versitygw).
 func TestAgainstARealS3Server(t *testing.T) {
 	srv := testutil.StartS3(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	testutil.Setenv(t, srv.Env())
 	ctx := context.Background()
 	u, _ := url.Parse("s3://us-east-1/releases/apps/web?endpoint=" + url.QueryEscape(srv.Endpoint))
 	r, err := New(ctx, u)
@@ -89,10 +86,7 @@ func TestAgainstARealS3Server(t *testing.T) {
 // The shared cache's store against the real S3-compatible server.
 func TestStoreAgainstARealS3Server(t *testing.T) {
 	srv := testutil.StartS3(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	testutil.Setenv(t, srv.Env())
 	ctx := context.Background()
 	u, _ := url.Parse("s3://us-east-1/fleet-cache/dewy?endpoint=" + url.QueryEscape(srv.Endpoint))
 	s, err := NewStore(ctx, u)
