@@ -11,21 +11,25 @@ type AppBlock struct {
 	Name      string
 	NameRange hcl.Range
 	Command   Value[[]string]
-	Registry  Value[string]
-	Dir       Value[string]
-	Listen    Value[[]string]
-	Notifiers Value[[]string]
-	Env       Value[map[string]string]
-	EnvFile   Value[string]
-	User      Value[string]
-	Group     Value[string]
-	Keep      Value[int]
-	Ready     *ReadyBlock
-	Stop      *StopBlock
-	Restart   *RestartBlock
-	Output    *OutputBlock
-	Hooks     *HooksBlock
-	DeclRange hcl.Range
+	// CommandGiven: the block has a command attribute, even one of the
+	// wrong type (Command.Set is false then).
+	CommandGiven bool
+	Assets       Value[bool]
+	Registry     Value[string]
+	Dir          Value[string]
+	Listen       Value[[]string]
+	Notifiers    Value[[]string]
+	Env          Value[map[string]string]
+	EnvFile      Value[string]
+	User         Value[string]
+	Group        Value[string]
+	Keep         Value[int]
+	Ready        *ReadyBlock
+	Stop         *StopBlock
+	Restart      *RestartBlock
+	Output       *OutputBlock
+	Hooks        *HooksBlock
+	DeclRange    hcl.Range
 }
 
 // ReadyBlock is an app's `ready` block.
@@ -81,6 +85,10 @@ func decodeAppBlock(b *hcl.Block, spec BlockSpec) (*AppBlock, hcl.Diagnostics) {
 	app.Name, app.NameRange = label(b)
 	diags = append(diags, checkName("app", app.Name, app.NameRange)...)
 	app.Command = a.list("command")
+	app.Assets = a.boolean("assets")
+	if c != nil {
+		_, app.CommandGiven = c.Attributes["command"]
+	}
 	app.Registry = a.str("registry")
 	app.Dir = a.str("dir")
 	app.Listen = a.list("listen")

@@ -264,7 +264,17 @@ func (c *compiler) apps() {
 func (c *compiler) app(b *AppBlock, held heldAddrs) plan.App {
 	app := plan.App{Name: b.Name, Origin: fmtPos(b.DeclRange), Keep: c.defs.appKeep, Env: b.Env.V, User: b.User.V, Group: b.Group.V}
 
-	if b.Command.Set {
+	app.Assets = b.Assets.V
+	if b.Assets.V && b.CommandGiven {
+		c.errorf(b.Command.Range, "Command in an assets app", "App %q has assets = true, so nothing runs: remove command, or remove assets = true to run it.", b.Name)
+	}
+	if b.Assets.V && !b.Registry.Set {
+		c.errorf(b.Assets.Range, "Assets without a registry", "App %q has assets = true but no registry to keep its files from. Add registry = \"...\" and dir = \"...\".", b.Name)
+	}
+	if !b.Assets.V && !b.CommandGiven {
+		c.errorf(b.DeclRange, "Missing required argument", "An app block needs the argument \"command\": the program and its arguments, run directly (no shell). Add command = ... to the block (or assets = true for an app that is only files kept up to date).")
+	}
+	if b.Command.Set && !b.Assets.V {
 		switch {
 		case len(b.Command.V) == 0:
 			c.errorf(b.Command.Range, "Empty command", "App %q has an empty command, so there is nothing to run. Give the program and its arguments, as in command = [\"/opt/%s/current/%s\"].", b.Name, b.Name, b.Name)

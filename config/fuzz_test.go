@@ -50,8 +50,11 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("signal table lost entries: %v", res.Plan.Signals.Signals())
 		}
 		for _, a := range res.Plan.Apps {
-			if len(a.Command) == 0 {
-				t.Fatalf("app %q compiled without a command", a.Name)
+			if len(a.Command) == 0 && (!a.Assets || a.Registry == "" || a.Dir == "") {
+				t.Fatalf("app %q compiled without a command, and it is not an assets app with a registry and a dir", a.Name)
+			}
+			if a.Assets && len(a.Command) > 0 {
+				t.Fatalf("assets app %q compiled with a command", a.Name)
 			}
 		}
 	})

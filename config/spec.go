@@ -167,7 +167,8 @@ func appSpec() BlockSpec {
 		Type: "app", Label: "name",
 		Doc: "One supervised application.",
 		Attrs: []AttrSpec{
-			{Name: "command", Kind: KindStringList, Required: true, Doc: "The program and its arguments, run directly (no shell)."},
+			{Name: "command", Kind: KindStringList, Doc: "The program and its arguments, run directly (no shell). Required, unless assets = true."},
+			{Name: "assets", Kind: KindBool, Default: "false", Doc: "The app is a folder of files (static assets) that its registry keeps on the newest release: no command, nothing runs or restarts; the hooks run at each deploy. Needs registry and dir."},
 			{Name: "registry", Kind: KindString, Doc: "Name of a registry block to deploy releases from. Without one the app is only supervised."},
 			{Name: "dir", Kind: KindString, Doc: "Working directory (relative to this file's folder unless absolute); holds releases/<id>/ and the `current` link when the app has a registry."},
 			{Name: "listen", Kind: KindStringList, Doc: "Addresses dewy binds and hands to every generation: \"0.0.0.0:8080\", \"[::]:8080\", \"unix:/run/app.sock\"."},

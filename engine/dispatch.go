@@ -202,7 +202,7 @@ func waitSettled(ctx context.Context, s *supervisor.Supervisor) bool {
 	defer t.Stop()
 	for {
 		switch s.Status().State {
-		case supervisor.StateRunning:
+		case supervisor.StateRunning, supervisor.StateAssets:
 			return true
 		case supervisor.StateBackoff, supervisor.StateCrashLoop, supervisor.StateExited, supervisor.StateStopped, supervisor.StateNotReady, supervisor.StateWaiting:
 			return false

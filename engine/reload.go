@@ -435,7 +435,7 @@ func (e *Engine) statusLine() string {
 	})
 	running := 0
 	for _, s := range sups {
-		if s.Status().State == supervisor.StateRunning {
+		if st := s.Status().State; st == supervisor.StateRunning || st == supervisor.StateAssets {
 			running++
 		}
 	}

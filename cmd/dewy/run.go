@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
 	"github.com/dewyhq/dewy/config"
@@ -29,8 +30,34 @@ import (
 	"github.com/dewyhq/dewy/listener"
 )
 
+// planSource is where the plan comes from: a config file, or the
+// flag-driven command line turned into one (dewy server, dewy assets).
+type planSource struct {
+	// name is the file's path, or what stands for it in logs.
+	name string
+	// load reads it, at start and at each reload.
+	load func() config.Result
+	// scope names the agent across its restarts (agentScope).
+	scope string
+	// fix says how to find what is wrong when it does not load.
+	fix string
+	// started, when set, logs what this front end must say at start.
+	started func(zerolog.Logger)
+}
+
 // cmdRun loads the config and runs the engine until a shutdown action.
 func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
+	path := configPath(env, fs)
+	in := config.Inputs{Environ: env.environ, Flags: setFlags, CheckHost: true}
+	return runPlan(env, planSource{
+		name: path, scope: path,
+		load: func() config.Result { return config.Load(path, in) },
+		fix:  fmt.Sprintf("Fix the file and check it with `dewy validate %s`.", path),
+	})
+}
+
+// runPlan runs the engine on src's plan until a shutdown action.
+func runPlan(env cliEnv, src planSource) int {
 	// First, before anything can spawn: descriptors dewy inherited (other
 	// than systemd's sockets for dewy itself) must not leak into the apps.
 	self := os.Getpid()
@@ -41,12 +68,11 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 	// table has no entry for is logged instead of killing or stopping it.
 	env.notify(nameableSignals()...)
 
-	path := configPath(env, fs)
-	in := config.Inputs{Environ: env.environ, Flags: setFlags, CheckHost: true}
-	res := config.Load(path, in)
+	path := src.name
+	res := src.load()
 	_ = config.WriteDiagnostics(env.stderr, res.Files, res.Diags)
 	if res.Diags.HasErrors() {
-		fmt.Fprintf(env.stderr, "%s: %s; not starting. Fix the file and check it with `dewy validate %s`.\n", path, countErrors(res), path)
+		fmt.Fprintf(env.stderr, "%s: %s; not starting. %s\n", path, countErrors(res), src.fix)
 		return exitConfig
 	}
 	p := res.Plan
@@ -107,6 +133,9 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 		shim = ""
 	}
 	log.Info().Str("config", path).Int("pid", self).Int("apps", len(p.Apps)).Str("version", env.version).Msg("dewy starting")
+	if src.started != nil {
+		src.started(log)
+	}
 
 	if env.watchChildren != nil {
 		env.watchChildren()
@@ -118,7 +147,7 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 		Plan:     p,
 		Signals:  env.signals,
 		Register: env.notify,
-		Reload:   reloader(path, in),
+		Reload:   reloader(path, src.load),
 		ApplyAgent: func(a plan.Agent) error {
 			return logOut.Apply(logging.Options{Level: a.LogLevel, Format: a.LogFormat, Color: color})
 		},
@@ -128,7 +157,7 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 		Notify:       sdnotify.New(env.getenv(listener.EnvNotifySocket)),
 		Subreaper:    true,
 		ChildSignals: env.childSignals,
-		Scope:        agentScope(path),
+		Scope:        agentScope(src.scope),
 		Banner:       fmt.Sprintf("dewy %s with %s", env.version, path),
 		NoCgroup:     p.Agent.Containment == "token",
 		Up: func() {
@@ -162,10 +191,10 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 // load runs beside the caller, which stops waiting for it when ctx ends
 // (shutdown); the load itself ends on its own soon after, bounded by
 // config.MaxFileSize.
-func reloader(path string, in config.Inputs) func(context.Context) (*plan.Plan, error) {
+func reloader(path string, load func() config.Result) func(context.Context) (*plan.Plan, error) {
 	return func(ctx context.Context) (*plan.Plan, error) {
 		done := make(chan config.Result, 1)
-		go func() { done <- config.Load(path, in) }()
+		go func() { done <- load() }()
 		var res config.Result
 		select {
 		case res = <-done:

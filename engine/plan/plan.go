@@ -159,10 +159,13 @@ type Hooks struct {
 
 // App is one supervised application.
 type App struct {
-	Name      string
-	Registry  string
-	Dir       string
-	Command   []string
+	Name     string
+	Registry string
+	Dir      string
+	Command  []string
+	// Assets: a folder of files its registry keeps current; Command is
+	// empty and nothing runs.
+	Assets    bool
 	Env       map[string]string
 	EnvFile   string
 	User      string

@@ -297,6 +297,10 @@ func (s *Supervisor) keepNotReady(g *generation, err error) {
 
 // onRestart starts a restart, or joins the pending one.
 func (s *Supervisor) onRestart(r restartReq) {
+	if len(s.app.Command) == 0 {
+		r.reply <- nil // an assets-only app has nothing to restart
+		return
+	}
 	if s.shutting {
 		r.reply <- fmt.Errorf("app %q: %w", s.app.Name, ErrStopping)
 		return

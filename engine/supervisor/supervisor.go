@@ -25,6 +25,7 @@ const (
 	StateStarting   = "starting"   // a generation runs but is not ready yet, and none serves
 	StateNotReady   = "not-ready"  // the only generation missed its readiness timeout; it runs and is still checked
 	StateWaiting    = "waiting"    // no release is deployed yet: the first deploy starts the app
+	StateAssets     = "assets"     // no process: a folder of files its deployer keeps on the newest release
 	StateRunning    = "running"    // the current generation is ready
 	StateRestarting = "restarting" // a new generation starts beside the serving one
 	StateBackoff    = "backoff"    // no worker; the next start waits for the backoff delay
@@ -336,9 +337,14 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.stopCtx, s.stopCancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer s.stopCancel()
 
-	if ctx.Err() == nil && s.opts.WaitForRelease {
+	switch {
+	case ctx.Err() != nil:
+	case len(s.app.Command) == 0:
+		// An assets-only app: nothing to run, ever; restarts are no-ops.
+		s.setState(StateAssets)
+	case s.opts.WaitForRelease:
 		s.setState(StateWaiting)
-	} else if ctx.Err() == nil {
+	default:
 		select {
 		case <-s.killCh:
 		default:

@@ -53,3 +53,8 @@ app "d e" { # ERROR: Invalid app name
     timeout = "0s" # ERROR: Invalid timeout
   }
 }
+
+app "static" {
+  assets  = true # ERROR: Assets without a registry
+  command = ["/bin/true"] # ERROR: Command in an assets app
+}

@@ -57,3 +57,13 @@ signal "Usr2" {
   action = "deploy"
   apps   = ["api"]
 }
+
+# An assets-only app: files kept on the newest release, nothing runs.
+app "static" {
+  assets   = true
+  registry = "file"
+  dir      = "/srv/static"
+  hooks {
+    after_deploy = "nginx -s reload"
+  }
+}
