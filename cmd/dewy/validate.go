@@ -78,6 +78,8 @@ func readinessRows(p *plan.Plan) []readinessRow {
 		r := a.Ready
 		row := readinessRow{App: a.Name}
 		switch {
+		case a.Assets:
+			row.When, row.ProvenBy = "-", "nothing runs: an assets app"
 		case r.Notify:
 			row.When, row.ProvenBy = "READY=1 on NOTIFY_SOCKET", "the sender's pid (SCM_CREDENTIALS) is the new generation's"
 		case strings.HasPrefix(r.HTTP, "/"):
