@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -195,4 +196,20 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// CheckURL checks raw as the URL of a registry, a notifier or a shared
+// cache (what is "registry", "notifier" or "cache"), as the file's blocks
+// are checked: nil, or an error saying what is wrong and the fix. It is
+// for front ends that take URLs elsewhere than in a file (the flag-driven
+// command line).
+func CheckURL(what, raw string) error {
+	rules := map[string][]urlRule{"registry": registryRules, "notifier": notifierRules, "cache": cacheRules}[what]
+	if rules == nil {
+		return fmt.Errorf("config.CheckURL: unknown kind %q", what)
+	}
+	if _, msg := parseURL(raw, rules, what); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
 }

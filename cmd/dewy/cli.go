@@ -93,7 +93,7 @@ func runCLI(env cliEnv) int {
 	}
 	// A usage error: unknown command, unknown flag, wrong arguments. One
 	// line, and where to find the right usage.
-	fmt.Fprintf(env.stderr, "%s: %v. Run `%s --help` for usage.\n", cmd.CommandPath(), err, cmd.CommandPath())
+	fmt.Fprintf(env.stderr, "%s: %s. Run `%s --help` for usage.\n", cmd.CommandPath(), strings.TrimSuffix(err.Error(), "."), cmd.CommandPath())
 	return exitConfig
 }
 
@@ -154,6 +154,7 @@ valid (warnings allowed), 1 on errors.`,
 
 	root.AddCommand(run, validate, ver)
 	root.AddCommand(clientCommands(env)...)
+	root.AddCommand(flagCommands(env)...)
 	return root
 }
 

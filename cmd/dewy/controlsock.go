@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -27,6 +28,11 @@ type controlSock struct {
 func openControl(log zerolog.Logger, path string) (*controlSock, int) {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
+	}
+	// Its folder is made if missing (dewy's own, as state_dir is).
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		log.Error().Err(err).Str("admin_socket", path).Msg("cannot make the control socket's folder; set admin_socket (or --admin-socket) to a path dewy may create; not starting")
+		return nil, exitFS
 	}
 	ln, err := control.Listen(path)
 	switch {
