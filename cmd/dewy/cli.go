@@ -72,6 +72,8 @@ const rootLong = `dewy: a declarative process manager and pull-based deployment 
   dewy status [--json]           ask the running agent: every app's state
   dewy restart|deploy|rollback|releases APP, dewy signal APP SIG, dewy reload
                                  act on the running agent over its control socket
+  dewy server [flags] -- COMMAND the original dewy's command line (also dewy assets);
+  dewy config convert [flags] -- COMMAND   prints the file it stands for
 
 FILE defaults to $DEWY_CONFIG, then /etc/dewy.hcl. The agent flags override
 the file's agent block and the DEWY_* variables.`
