@@ -584,7 +584,11 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		if fromCache {
 			from = "the shared cache"
 		}
-		d.emit(actions.Event{Kind: EventDownloaded, Message: fmt.Sprintf("%s downloaded from %s and verified (%s, %d bytes, sha256 %s)", c.version, from, c.artifact, fi.Size(), sum), Version: c.version, DeployID: id})
+		checked := "no checksum file to check it against"
+		if len(sums) > 0 {
+			checked = "its checksum matches"
+		}
+		d.emit(actions.Event{Kind: EventDownloaded, Message: fmt.Sprintf("%s downloaded from %s (%s, %d bytes, sha256 %s; %s)", c.version, from, c.artifact, fi.Size(), sum, checked), Version: c.version, DeployID: id})
 	}
 	rid := release.NewID(c.version, d.o.Now())
 	if err := os.MkdirAll(d.dir.Releases(), 0o755); err != nil {
