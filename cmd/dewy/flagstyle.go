@@ -274,11 +274,11 @@ func (c *flagConfig) hcl() string {
 	// The flag-driven dewy kept its state in its working directory, which
 	// its (unprivileged) user may write; so does this file, unless
 	// DEWY_STATE_DIR and DEWY_ADMIN_SOCKET say otherwise.
-	state := filepath.Join(c.dir, ".dewy")
+	// (Its own file cache, .dewy/cache, is left alone.)
 	agent := []string{
 		"# State and the control socket in the app's folder, as the flag-driven dewy kept its cache.",
-		"state_dir    = " + q(state),
-		"admin_socket = " + q(filepath.Join(state, "dewy.sock")),
+		"state_dir    = " + q(filepath.Join(c.dir, ".dewy", "state")),
+		"admin_socket = " + q(filepath.Join(c.dir, ".dewy", "dewy.sock")),
 	}
 	if c.flags.LogLevel != "" {
 		agent = append(agent, "log_level = "+q(strings.ToLower(c.flags.LogLevel)))
