@@ -500,9 +500,15 @@ func (d *Deployer) newest(ctx context.Context, log zerolog.Logger, pin string) (
 		return nil, "", err
 	}
 	if prev != "" {
-		if cur, err := d.parse(release.VersionOf(prev)); err == nil && (pin == "" && version.Compare(v, cur) <= 0 || pin != "" && version.Compare(v, cur) == 0) {
+		// A release whose version is unknown (the flag-driven dewy's,
+		// without its record) is replaced by the newest once.
+		cur, err := d.parse(d.dir.Version(prev))
+		if err == nil && (pin == "" && version.Compare(v, cur) <= 0 || pin != "" && version.Compare(v, cur) == 0) {
 			log.Debug().Str("newest", tag).Str("deployed", cur.String()).Msg("up to date")
 			return nil, fmt.Sprintf("%s is deployed", cur.String()), nil
+		}
+		if err != nil {
+			log.Debug().Str("newest", tag).Str("current", prev).Msg("the deployed release's version is unknown; the newest replaces it")
 		}
 	}
 	if why, ok := d.state.Bad[tag]; ok && pin == "" {
@@ -624,10 +630,7 @@ func (d *Deployer) run(ctx context.Context, log zerolog.Logger, id string, c *ca
 		}
 		return err
 	}
-	env := hookEnv{app: d.o.App.Name, version: c.version, previous: release.VersionOf(c.previous), dir: d.dir.Path(rid), deployID: id}
-	if c.previous == "" {
-		env.previous = ""
-	}
+	env := hookEnv{app: d.o.App.Name, version: c.version, previous: d.dir.Version(c.previous), dir: d.dir.Path(rid), deployID: id}
 	if err := runHook(ctx, log, "before_deploy", d.o.App.Hooks.BeforeDeploy, d.o.App.Dir, d.o.App.Hooks.Timeout, env); err != nil {
 		d.hookFailed(id, c.version, err, "the deploy is aborted")
 		return fail(bad("%w", err))

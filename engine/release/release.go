@@ -5,6 +5,14 @@
 //
 // and the little an app's deploys must remember across restarts of dewy
 // (which versions failed): a JSON file in the state folder.
+//
+// A folder the flag-driven dewy deployed into is taken as it is: its
+// releases are named by their time alone (releases/20240101T000000Z), its
+// current link is absolute, and the version it deployed last is recorded in
+// its file cache, .dewy/cache/current ("v1.2.3--app_linux_amd64.tar.gz").
+// Version reads that record when it is no newer than the release current
+// points at; otherwise such a release's version is unknown, and the next
+// deploy installs the newest version once.
 package release
 
 import (
@@ -51,7 +59,9 @@ func NewID(version string, now time.Time) string {
 }
 
 // VersionOf returns the version part of an id (as NewID made it; a '/' of
-// the version reads back as '_').
+// the version reads back as '_'). An id without one (a release of the
+// flag-driven dewy) is returned whole: it still names the release in logs
+// and in the state file; Dir.Version tells whether a version is known.
 func VersionOf(id string) string {
 	if _, v, ok := strings.Cut(id, "_"); ok {
 		return v
@@ -59,8 +69,47 @@ func VersionOf(id string) string {
 	return id
 }
 
+// legacyTime is the layout of the flag-driven dewy's release folders.
+const legacyTime = "20060102T150405Z0700"
+
+// legacyRecord is the flag-driven dewy's record of the version it
+// deployed last, "<tag>--<artifact>", in its file cache under the folder.
+var legacyRecord = filepath.Join(".dewy", "cache", "current")
+
+// Version returns the version of release id: the part NewID put after the
+// time. For a release of the flag-driven dewy (named by its UTC time only)
+// it is the version that dewy recorded in .dewy/cache/current, when the
+// record was written no later than the release was made (the record is
+// written before the unpack, so a later deploy that failed leaves a newer
+// record beside an older current); "" when it cannot be known.
+func (d Dir) Version(id string) string {
+	if _, v, ok := strings.Cut(id, "_"); ok {
+		return v
+	}
+	made, err := time.Parse(legacyTime, id)
+	if err != nil {
+		return ""
+	}
+	path := filepath.Join(d.root, legacyRecord)
+	fi, err := os.Stat(path)
+	// The folder's name is its time cut to the second.
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > 4096 || fi.ModTime().After(made.Add(time.Second)) {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	tag, _, ok := strings.Cut(strings.TrimSpace(string(b)), "--")
+	if !ok {
+		return ""
+	}
+	return tag
+}
+
 // Current returns the id current points at, or "" when there is no
-// current link.
+// current link. The link may be relative (dewy's) or absolute (the
+// flag-driven dewy's); the id is its last element.
 func (d Dir) Current() (string, error) {
 	target, err := os.Readlink(d.CurrentLink())
 	if errors.Is(err, os.ErrNotExist) {

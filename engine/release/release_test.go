@@ -74,3 +74,68 @@ func TestStateSurvivesARestart(t *testing.T) {
 		t.Error("a corrupt state file loaded without an error")
 	}
 }
+
+// A folder of the flag-driven dewy: releases named by their time only, an
+// absolute current link, and the version it deployed last recorded in its
+// file cache. The record is believed only when it is no newer than the
+// release current points at.
+func TestLegacyFolder(t *testing.T) {
+	root := t.TempDir()
+	d := NewDir(root)
+	made := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	old, cur := "20231231T235000Z", made.Format(legacyTime)
+	for _, id := range []string{old, cur} {
+		if err := os.MkdirAll(filepath.Join(root, "releases", id), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(root, "releases", cur), filepath.Join(root, "current")); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := d.Current(); err != nil || id != cur {
+		t.Fatalf("Current = %q %v, want %q", id, err, cur)
+	}
+	if got, err := d.List(); err != nil || !reflect.DeepEqual(got, []string{old, cur}) {
+		t.Fatalf("List = %v %v", got, err)
+	}
+	if v := d.Version(cur); v != "" {
+		t.Errorf("Version without a record = %q, want unknown", v)
+	}
+	record := filepath.Join(root, ".dewy", "cache", "current")
+	if err := os.MkdirAll(filepath.Dir(record), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, []byte("v1.2.3--app_linux_amd64.tar.gz"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		written time.Time
+		want    string
+	}{
+		{"written before the unpack", made.Add(-2 * time.Second), "v1.2.3"},
+		{"written in the same second", made.Add(900 * time.Millisecond), "v1.2.3"},
+		{"written by a later deploy that failed", made.Add(time.Hour), ""},
+	} {
+		if err := os.Chtimes(record, tc.written, tc.written); err != nil {
+			t.Fatal(err)
+		}
+		if v := d.Version(cur); v != tc.want {
+			t.Errorf("%s: Version = %q, want %q", tc.name, v, tc.want)
+		}
+	}
+	for id, want := range map[string]string{
+		"20260101T000000.000Z_v2.0.0": "v2.0.0",
+		"not-a-release":               "",
+		"":                            "",
+	} {
+		if v := d.Version(id); v != want {
+			t.Errorf("Version(%q) = %q, want %q", id, v, want)
+		}
+	}
+	// dewy's releases sort after the flag-driven dewy's older ones.
+	newer := NewID("v2.0.0", made.Add(time.Minute))
+	if !(cur < newer && old < cur) {
+		t.Errorf("ids do not sort by time: %s %s %s", old, cur, newer)
+	}
+}
