@@ -134,7 +134,7 @@ func TestDewyAssetsFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.publish("v1.0.0", map[string][]byte{"site.tar.gz": tarGz(t, [][2]string{{"index.html", "one"}, {"css/site.css", "body{}"}})}, 0o644)
-	d := startFlagDewy(t, root, "assets", "--registry", reg.url()+"?artifact=site.tar.gz", "-i", "1", "-d", "www", "--after-deploy-hook", "echo $DEWY_VERSION >> deployed.txt")
+	d := startFlagDewy(t, root, "assets", "--registry", reg.url(), "-i", "1", "-d", "www", "--after-deploy-hook", "echo $DEWY_VERSION >> deployed.txt")
 	index := func() string {
 		b, _ := os.ReadFile(filepath.Join(site, "current", "index.html"))
 		return string(b)

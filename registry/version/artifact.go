@@ -40,8 +40,10 @@ var archAliases = map[string][]string{
 //
 // so "arm" never takes an arm64 or aarch64 asset, nor "x86" an x86_64 one,
 // and "armv7" is not "arm". Checksum and signature files are never picked
-// this way (IsSidecar). No match, or more than one, is an error that lists
-// the names seen and what was looked for; set the artifact explicitly to
+// this way (IsSidecar). With no match, a release whose one other file names
+// no platform at all (site.tar.gz, app.jar: for every platform) gives that
+// file. Otherwise no match, or more than one, is an error that lists the
+// names seen and what was looked for; set the artifact explicitly to
 // choose between several.
 func PickArtifact(names []string, explicit, goos, goarch string) (string, error) {
 	if explicit != "" {
@@ -57,7 +59,7 @@ func PickArtifact(names []string, explicit, goos, goarch string) (string, error)
 	}
 	oss := aliases(osAliases, goos)
 	archs := aliases(archAliases, goarch)
-	var matches []string
+	var matches, neutral []string
 	seen := map[string]bool{}
 	for _, n := range names {
 		if seen[n] || IsSidecar(n) {
@@ -68,11 +70,18 @@ func PickArtifact(names []string, explicit, goos, goarch string) (string, error)
 		if hasAny(w, oss) && hasAny(w, archs) {
 			matches = append(matches, n)
 		}
+		if !hasAny(w, allAliases(osAliases)) && !hasAny(w, allAliases(archAliases)) {
+			neutral = append(neutral, n)
+		}
 	}
-	switch len(matches) {
-	case 1:
+	switch {
+	case len(matches) == 1:
 		return matches[0], nil
-	case 0:
+	case len(matches) == 0 && len(neutral) == 1:
+		// The one file that names no platform at all (site.tar.gz, a
+		// script, a jar): for every platform.
+		return neutral[0], nil
+	case len(matches) == 0:
 		return "", fmt.Errorf("no artifact for %s/%s: looked for OS %s and architecture %s as words separated by _ - . in %s",
 			goos, goarch, strings.Join(oss, "|"), strings.Join(archs, "|"), listNames(names))
 	}
@@ -101,6 +110,15 @@ func IsSidecar(name string) bool {
 		}
 	}
 	return false
+}
+
+// allAliases lists every alias of a table.
+func allAliases(table map[string][]string) []string {
+	var out []string
+	for _, a := range table {
+		out = append(out, a...)
+	}
+	return out
 }
 
 func aliases(table map[string][]string, key string) []string {

@@ -65,6 +65,10 @@ func TestPickArtifact(t *testing.T) {
 			name: "words, not substrings", names: []string{"linuxtools_amd64.tgz", "app_linux_amd64x.tgz", "app_linux_armx.tgz"}, goos: "linux", goarch: "arm",
 			err: "no artifact for linux/arm",
 		},
+		{name: "the one file for every platform", names: []string{"site.tar.gz", "checksums.txt"}, goos: "linux", goarch: "amd64", want: "site.tar.gz"},
+		{name: "a platform file wins over a neutral one", names: []string{"app.jar", "app_linux_amd64.tgz"}, goos: "linux", goarch: "amd64", want: "app_linux_amd64.tgz"},
+		{name: "another platform's file is not neutral", names: []string{"app_linux_arm64.tgz"}, goos: "linux", goarch: "amd64", err: "no artifact for linux/amd64"},
+		{name: "two neutral files", names: []string{"site.tar.gz", "docs.tar.gz"}, goos: "linux", goarch: "amd64", err: "no artifact for linux/amd64"},
 		{name: "armv7 is arm", names: []string{"app_linux_armv7.tgz", "app_linux_arm64.tgz"}, goos: "linux", goarch: "arm", want: "app_linux_armv7.tgz"},
 		{
 			name: "words, not substrings (amd64)", names: []string{"linuxtools_amd64.tgz", "app_linux_amd64x.tgz"}, goos: "linux", goarch: "amd64",
