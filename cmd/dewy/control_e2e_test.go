@@ -38,16 +38,7 @@ func dewyCLI(t *testing.T, args ...string) (string, string, int) {
 // The control socket and the client commands against a real agent that
 // deploys the example app from a file registry.
 func TestControlSocketAndClientCommands(t *testing.T) {
-	_, app := binaries(t)
-	appBin, err := os.ReadFile(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	reg := fileRegistry{t: t, dir: filepath.Join(root, "registry")}
-	if err := os.MkdirAll(reg.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root, reg, appBin := fileRegistryWithApp(t)
 	reg.publish("v1.0.0", map[string][]byte{platformArtifact(""): appBin}, 0o755)
 	addr, metricsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	appDir := filepath.Join(root, "web")

@@ -345,16 +345,8 @@ signal "USR2" {
 // removes it (stopped, its address closed); the plain app next to it is
 // never touched.
 func TestReloadAddsChangesAndRemovesADeployedApp(t *testing.T) {
+	root, reg, appBin := fileRegistryWithApp(t)
 	_, app := binaries(t)
-	appBin, err := os.ReadFile(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	reg := fileRegistry{t: t, dir: filepath.Join(root, "registry")}
-	if err := os.MkdirAll(reg.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	plainAddr, apiAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	apiDir := filepath.Join(root, "api")
 	base := fmt.Sprintf(`
@@ -452,4 +444,21 @@ app "api" {
 	if n := strings.Count(d.log.String(), `"message":"deploying a new release"`); n != 2 {
 		t.Errorf("%d deploys, want 2 (v1.0.0, v1.1.0)", n)
 	}
+}
+
+// fileRegistryWithApp is a test folder with an empty file registry in it,
+// and the example app's binary to publish there.
+func fileRegistryWithApp(t *testing.T) (root string, reg fileRegistry, appBin []byte) {
+	t.Helper()
+	_, app := binaries(t)
+	appBin, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root = t.TempDir()
+	reg = fileRegistry{t: t, dir: filepath.Join(root, "registry")}
+	if err := os.MkdirAll(reg.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return root, reg, appBin
 }

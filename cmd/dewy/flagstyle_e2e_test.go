@@ -51,16 +51,7 @@ func startFlagDewy(t *testing.T, dir string, args ...string) *dewyProc {
 // release is deployed, USR1 restarts with no failed request (and is
 // logged with dewy's pid), and TERM ends it with exit 0.
 func TestDewyServerFlags(t *testing.T) {
-	_, app := binaries(t)
-	appBin, err := os.ReadFile(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := t.TempDir()
-	reg := fileRegistry{t: t, dir: filepath.Join(root, "registry")}
-	if err := os.MkdirAll(reg.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root, reg, appBin := fileRegistryWithApp(t)
 	work := filepath.Join(root, "opt", "dewy")
 	old := filepath.Join(work, "releases", "20240101T000000Z")
 	if err := os.MkdirAll(old, 0o755); err != nil {
