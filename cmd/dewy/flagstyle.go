@@ -57,7 +57,7 @@ func addLegacyFlags(fs *pflag.FlagSet, f *legacyFlags) {
 	fs.StringVarP(&f.Interval, "interval", "i", "10", "seconds between registry polls (10s also accepted)")
 	fs.StringVarP(&f.LogLevel, "log-level", "l", "", "debug, info, warn or error (default info)")
 	fs.StringVarP(&f.LogFormat, "log-format", "f", "", "text or json (default text)")
-	fs.StringVarP(&f.Cache, "cache", "c", "", "cache: local (default), or a bucket many hosts share: s3://region/bucket/prefix, gs://bucket/prefix")
+	fs.StringVarP(&f.Cache, "cache", "c", "", "cache: local or file:///... (default: dewy's state folder), or a bucket many hosts share: s3://region/bucket/prefix, gs://bucket/prefix (?registry-ttl=1m shares the registry's answers too)")
 	fs.StringVar(&f.BeforeHook, "before-deploy-hook", "", "shell command run before current is switched; a failure aborts the deploy")
 	fs.StringVar(&f.AfterHook, "after-deploy-hook", "", "shell command run after a deploy")
 	fs.StringVarP(&f.Slot, "slot", "s", "", "deployment slot: only versions whose build metadata matches (+blue)")
@@ -85,6 +85,9 @@ type flagConfig struct {
 	listen []string
 	// interval and healthTimeout as durations ("" when not given).
 	interval, healthTimeout string
+	// cache is the shared cache's URL ("" for the local one) and
+	// registryTTL the original's ?registry-ttl= on it.
+	cache, registryTTL string
 	// line is the command line, for the file's first comment.
 	line string
 }
@@ -108,10 +111,8 @@ func checkFlags(kind flagKind, f legacyFlags, args []string, cwd string) (*flagC
 			return nil, usageError{"--notifier: " + err.Error()}
 		}
 	}
-	if f.Cache != "" && f.Cache != "local" {
-		if err := config.CheckURL("cache", f.Cache); err != nil {
-			return nil, usageError{"--cache: " + err.Error() + " Or leave it out for the local cache."}
-		}
+	if err := c.checkCache(); err != nil {
+		return nil, err
 	}
 	c.app = appNameOf(u)
 	switch kind {
@@ -172,6 +173,36 @@ func checkFlags(kind flagKind, f legacyFlags, args []string, cwd string) (*flagC
 		c.command = append([]string{filepath.Join(cwd, c.command[0])}, c.command[1:]...)
 	}
 	return c, nil
+}
+
+// checkCache reads --cache as the original did: empty, "local" or a
+// file:// URL are the local cache (dewy keeps downloads in its state
+// folder); s3:// and gs:// are shared, with the original's ?registry-ttl=
+// option becoming registry_ttl.
+func (c *flagConfig) checkCache() error {
+	raw := c.flags.Cache
+	if raw == "" || raw == "local" || strings.HasPrefix(raw, "file://") {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return usageError{fmt.Sprintf("--cache %q is not a URL: write s3://region/bucket/prefix or gs://bucket/prefix, or leave it out for the local cache", raw)}
+	}
+	q := u.Query()
+	if ttl := q.Get("registry-ttl"); ttl != "" {
+		d, err := time.ParseDuration(ttl)
+		if err != nil || d < 0 {
+			return usageError{fmt.Sprintf("--cache: registry-ttl=%q is not a duration such as 1m", ttl)}
+		}
+		c.registryTTL = d.String()
+		q.Del("registry-ttl")
+		u.RawQuery = q.Encode()
+	}
+	if err := config.CheckURL("cache", u.String()); err != nil {
+		return usageError{"--cache: " + strings.TrimSuffix(err.Error(), ".") + ". Or leave it out for the local cache"}
+	}
+	c.cache = u.String()
+	return nil
 }
 
 // appNameOf names the app after its registry: ghr://myorg/myapp is
@@ -290,8 +321,11 @@ func (c *flagConfig) hcl() string {
 		}
 		agent = append(agent, "log_format = "+q(format))
 	}
-	if c.flags.Cache != "" {
-		agent = append(agent, "cache = "+q(c.flags.Cache))
+	if c.cache != "" {
+		agent = append(agent, "cache = "+q(c.cache))
+	}
+	if c.registryTTL != "" {
+		agent = append(agent, "registry_ttl = "+q(c.registryTTL))
 	}
 	b.WriteString("\nagent {\n")
 	for _, l := range agent {
