@@ -397,6 +397,18 @@ func (c *flagConfig) hcl() string {
 #   action = "restart"
 # }
 `)
+		if len(c.listen) == 0 {
+			fmt.Fprintf(&b, `
+# Without --port the app is a worker, and USR1 (restart) picks the apps
+# that have listen addresses: none here. The flag-driven dewy restarted the
+# worker on USR1; to keep that:
+#
+# signal "USR1" {
+#   action = "restart"
+#   apps   = [%s]
+# }
+`, q(c.app))
+		}
 	}
 	return string(hclwrite.Format([]byte(b.String())))
 }
