@@ -153,6 +153,9 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 			}
 		case KeyRegistryTTL:
 			out.RegistryTTL, _ = ParseDuration(v)
+		case KeyNotifiers:
+			// Checked against the notifier blocks by the compiler.
+			out.Notifiers = splitNames(v)
 		case KeyPidFile:
 			// A relative path in the file is relative to the file's folder.
 			if v != "" && o.rng != nil && !filepath.IsAbs(v) {
@@ -171,6 +174,18 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 		diags = append(diags, d)
 	}
 	return out, diags
+}
+
+// splitNames reads a list setting from the environment or a flag:
+// "ops, oncall" -> [ops oncall]; empty names are dropped.
+func splitNames(v string) []string {
+	var out []string
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func envNames(as BlockSpec) []string {

@@ -145,6 +145,7 @@ func printPlan(w io.Writer, path string, p *plan.Plan) {
 		config.KeyContainment: p.Agent.Containment,
 		config.KeyCache:       cacheString(p.Agent),
 		config.KeyRegistryTTL: p.Agent.RegistryTTL.String(),
+		config.KeyNotifiers:   strings.Join(p.Agent.Notifiers, ","),
 	}
 	for _, k := range keys {
 		v := values[k]
