@@ -18,6 +18,7 @@ import (
 
 	"github.com/dewyhq/dewy/config"
 	"github.com/dewyhq/dewy/engine"
+	"github.com/dewyhq/dewy/engine/event"
 	"github.com/dewyhq/dewy/engine/logging"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/engine/sdnotify"
@@ -100,7 +101,15 @@ func cmdRun(env cliEnv, fs *pflag.FlagSet, setFlags map[string]string) int {
 	if env.watchChildren != nil {
 		env.watchChildren()
 	}
+	// Notifiers: subscribed before the engine publishes; at exit, what is
+	// queued (the stop message) gets notifyCloseTimeout to leave.
+	bus := event.NewBus()
+	host, _ := os.Hostname()
+	notifs := startNotifiers(p, bus, env.getenv, host, env.version, log)
+	defer notifs.stop()
 	e := engine.New(engine.Options{
+		Events:   bus,
+		Applied:  notifs.applied,
 		Plan:     p,
 		Signals:  env.signals,
 		Register: env.notify,
