@@ -38,6 +38,7 @@ func Compile(f *File, in Inputs) (*plan.Plan, hcl.Diagnostics) {
 	c.diags = append(c.diags, d...)
 	c.registries()
 	c.notifiers()
+	c.agentNotifiers()
 	c.apps()
 	c.signals()
 	return c.p, c.diags
@@ -193,7 +194,10 @@ func (c *compiler) notifiers() {
 					n.Quiet, _ = strconv.ParseBool(q.Get("quiet"))
 				}
 				if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
-					c.warnf(b.URL.Range, "Plain HTTP webhook", "%q sends deploy reports unencrypted over the network. Use https:// unless the receiver is on this host.", b.URL.V)
+					c.warnf(b.URL.Range, "Plain HTTP webhook", "%q sends deploy reports unencrypted over the network. Use https:// unless the receiver is on this host.", plan.RedactURL(u))
+				}
+				if (u.Scheme == "mail" || u.Scheme == "smtp") && u.Query().Get("tls") == "false" && !isLoopbackHost(u.Hostname()) {
+					c.warnf(b.URL.Range, "Unencrypted mail", "tls=false sends the messages, and the SMTP password if there is one, unencrypted to %s over the network. Remove tls=false (STARTTLS, required) or write tls=implicit (port 465), unless the server is on this host.", u.Host)
 				}
 			}
 		}
@@ -203,8 +207,68 @@ func (c *compiler) notifiers() {
 		if b.Quiet.Set {
 			n.Quiet = b.Quiet.V
 		}
+		c.notifierSecret(b, &n)
 		c.p.Notifiers[b.Name] = n
 	}
+}
+
+// notifierSecret checks a webhook's signing key: secret or secret_env,
+// on webhooks only. The key itself is never quoted.
+func (c *compiler) notifierSecret(b *NotifierBlock, n *plan.Notifier) {
+	webhook := n.Scheme == "https" || n.Scheme == "http"
+	for _, v := range []Value[string]{b.Secret, b.SecretEnv} {
+		if v.Set && n.Scheme != "" && !webhook {
+			c.errorf(v.Range, "Secret on a non-webhook notifier", "Notifier %q is a %s notifier; only webhooks (https://...) sign their messages with a secret. Remove it.", b.Name, n.Scheme)
+			return
+		}
+	}
+	switch {
+	case b.Secret.Set && b.SecretEnv.Set:
+		c.errorf(b.SecretEnv.Range, "Conflicting secrets", "Notifier %q sets both secret and secret_env. Keep one of them.", b.Name)
+	case b.Secret.Set && b.Secret.V == "":
+		c.errorf(b.Secret.Range, "Empty secret", "An empty secret would sign every message with a key anyone knows. Set a long random secret, or remove it.")
+	case b.SecretEnv.Set && !validEnvName(b.SecretEnv.V):
+		c.errorf(b.SecretEnv.Range, "Invalid secret_env", "secret_env = %q is not an environment variable name. Write the variable's name, as in secret_env = \"DEWY_WEBHOOK_SECRET\".", b.SecretEnv.V)
+	default:
+		n.Secret, n.SecretEnv = b.Secret.V, b.SecretEnv.V
+	}
+}
+
+// agentNotifiers checks the agent's notifiers against the notifier
+// blocks, pointing at the name in the file or naming the variable or
+// flag it came from.
+func (c *compiler) agentNotifiers() {
+	names := c.p.Agent.Notifiers
+	if len(names) == 0 {
+		return
+	}
+	origin := c.p.Agent.Origins[KeyNotifiers]
+	var list *Value[[]string]
+	if c.file.Agent != nil {
+		if l, ok := c.file.Agent.Lists[KeyNotifiers]; ok && origin == fmtPos(l.Range) {
+			list = &l
+			names = l.V
+		}
+	}
+	seen := map[string]bool{}
+	var out []string
+	for i, n := range names {
+		if _, ok := c.p.Notifiers[n]; !ok {
+			hint := didYouMean(n, c.notifierNames()) + " " + defineHint("notifier", n, c.notifierNames())
+			if list != nil {
+				c.errorf(list.ElemRange(i), "Unknown notifier", "The agent block names notifier %q, which is not defined.%s", n, hint)
+			} else {
+				c.diags = append(c.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown notifier",
+					Detail: fmt.Sprintf("From %s: notifier %q is not defined.%s", origin, n, hint)})
+			}
+			continue
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	c.p.Agent.Notifiers = out
 }
 
 func isLoopbackHost(h string) bool {

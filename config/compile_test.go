@@ -200,6 +200,8 @@ func TestLayeringErrorsNameTheirOrigin(t *testing.T) {
 		{"s3 cache without a bucket", Inputs{Environ: []string{"DEWY_CACHE=s3://eu-west-1"}}, `From env DEWY_CACHE: "s3://eu-west-1": an S3 URL names a region and a bucket`, "error"},
 		{"registry_ttl not a duration", Inputs{Environ: []string{"DEWY_REGISTRY_TTL=30"}}, `From env DEWY_REGISTRY_TTL: "30" is not a duration: it has no unit.`, "error"},
 		{"registry_ttl without a shared cache", Inputs{Flags: map[string]string{"registry_ttl": "30s"}}, `From flag --registry-ttl: registry_ttl shares the registries' answers through a shared cache, and cache is local`, "warning"},
+		{"unknown notifier from env", Inputs{Environ: []string{"DEWY_NOTIFIERS=ops"}}, `From env DEWY_NOTIFIERS: notifier "ops" is not defined. Define it with a notifier "ops" { ... } block.`, "error"},
+		{"unknown notifier from a flag", Inputs{Flags: map[string]string{"notifiers": " ,ops"}}, `From flag --notifiers: notifier "ops" is not defined.`, "error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

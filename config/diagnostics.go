@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -94,7 +95,37 @@ func (r *diagRenderer) snippet(b *strings.Builder, rng hcl.Range) {
 	if !ok {
 		return
 	}
-	writeSnippet(b, rng, line)
+	writeSnippet(b, rng, maskSecrets(line))
+}
+
+// secretsInSource find credentials on a source line: a URL's userinfo
+// password, the value of a credential option (password=, token=, ...),
+// and the value of a secret attribute. Group 2 is the credential.
+var secretsInSource = []*regexp.Regexp{
+	regexp.MustCompile(`(://[^/?#@:\s"]*:)([^/?#@\s"]+)@`),
+	regexp.MustCompile(`(?i)([?&;](?:password|token|secret|key|sig|signature|access_token|api_key|apikey)=)([^&#\s"]+)`),
+	regexp.MustCompile(`(?i)((?:^|[\s{;,])"?secret"?\s*[=:]\s*")([^"]+)`),
+}
+
+// maskSecrets returns line with every credential replaced by as many
+// '*' as it has runes, so a snippet never shows a password from the file
+// and its caret stays under the same columns.
+func maskSecrets(line []byte) []byte {
+	for _, re := range secretsInSource {
+		ms := re.FindAllSubmatchIndex(line, -1)
+		if len(ms) == 0 {
+			continue
+		}
+		out := append([]byte(nil), line...)
+		// From the last match back, so earlier indices stay valid.
+		for i := len(ms) - 1; i >= 0; i-- {
+			s, e := ms[i][4], ms[i][5]
+			stars := bytes.Repeat([]byte{'*'}, utf8.RuneCount(out[s:e]))
+			out = append(out[:s:s], append(stars, out[e:]...)...)
+		}
+		line = out
+	}
+	return line
 }
 
 // lineIndex holds the offset at which each line of a source starts.

@@ -160,6 +160,9 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 			out.RegistryTTL, _ = ParseDuration(v)
 		case KeyMetrics:
 			out.Metrics = v
+		case KeyNotifiers:
+			// Checked against the notifier blocks by the compiler.
+			out.Notifiers = splitNames(v)
 		case KeyPidFile:
 			// A relative path in the file is relative to the file's folder.
 			if v != "" && o.rng != nil && !filepath.IsAbs(v) {
@@ -178,6 +181,18 @@ func layerAgent(block *AgentBlock, in Inputs) (plan.Agent, hcl.Diagnostics) {
 		diags = append(diags, d)
 	}
 	return out, diags
+}
+
+// splitNames reads a list setting from the environment or a flag:
+// "ops, oncall" -> [ops oncall]; empty names are dropped.
+func splitNames(v string) []string {
+	var out []string
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func envNames(as BlockSpec) []string {

@@ -11,6 +11,8 @@ type NotifierBlock struct {
 	URL       Value[string]
 	Title     Value[string]
 	Quiet     Value[bool]
+	Secret    Value[string]
+	SecretEnv Value[string]
 	DeclRange hcl.Range
 }
 
@@ -23,5 +25,7 @@ func decodeNotifierBlock(b *hcl.Block, spec BlockSpec) (*NotifierBlock, hcl.Diag
 	n.URL = a.str("url")
 	n.Title = a.str("title")
 	n.Quiet = a.boolean("quiet")
+	n.Secret = a.str("secret")
+	n.SecretEnv = a.str("secret_env")
 	return n, append(diags, a.diags...)
 }

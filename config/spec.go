@@ -105,6 +105,7 @@ const (
 	KeyCache       = "cache"
 	KeyRegistryTTL = "registry_ttl"
 	KeyMetrics     = "metrics"
+	KeyNotifiers   = "notifiers"
 )
 
 // DefaultPath is where dewy looks for its config when none is given.
@@ -131,6 +132,7 @@ func Spec() BlockSpec {
 					{Name: KeyMetrics, Kind: KindString, Doc: "host:port to serve Prometheus metrics on at /metrics (e.g. 127.0.0.1:9901); they are always at /metrics on the control socket too. Empty: not on TCP. Env DEWY_METRICS, flag --metrics."},
 					{Name: KeyCache, Kind: KindString, Default: "local", Doc: "Where downloaded releases are shared: local (the state_dir, this host only), or a bucket shared by a fleet, s3://<region>/<bucket>/<prefix>[?endpoint=URL] or gs://<bucket>/<prefix>: the first host to see a release downloads it from the registry and stores it there, the others read it from there (and check it as any download). Env DEWY_CACHE, flag --cache."},
 					{Name: KeyRegistryTTL, Kind: KindDuration, Default: "0s", Doc: "With a shared cache: the registries' answers are shared for this long, so one host per window asks each registry (the one whose conditional write of the window's lock succeeds) and, when the registry fails, the last shared answer is used. 0s: every host asks on every poll. Env DEWY_REGISTRY_TTL, flag --registry-ttl."},
+					{Name: KeyNotifiers, Kind: KindStringList, Doc: "Names of notifier blocks that hear dewy's own events (started, stopped) and every app's. Env DEWY_NOTIFIERS, flag --notifiers: the names separated by commas."},
 				},
 			},
 			{
@@ -151,9 +153,11 @@ func Spec() BlockSpec {
 				Type: "notifier", Label: "name",
 				Doc: "Where people hear about deploys, restarts and failures. Referenced by name from `app.notifiers`.",
 				Attrs: []AttrSpec{
-					{Name: "url", Kind: KindString, Required: true, Doc: "slack://channel?title=..&url=.., mail://host:port/to@example.com?from=.., smtp://..., or an https:// webhook."},
+					{Name: "url", Kind: KindString, Required: true, Doc: "slack://channel (bot token from SLACK_TOKEN; ?webhook_env=NAME posts to the incoming webhook whose URL is in that variable, and without a token SLACK_WEBHOOK_URL is used), mail://host:port/to@example.com (or smtp://) with ?from=, subject=, username=, password=, tls=true|false|implicit (credentials also from MAIL_USERNAME, MAIL_PASSWORD, MAIL_FROM), or an https:// webhook that receives a JSON body. slack and mail URLs also take title=, url= and quiet=."},
 					{Name: "title", Kind: KindString, Doc: "Title of every message. Overrides ?title= in the URL."},
-					{Name: "quiet", Kind: KindBool, Default: "false", Doc: "Only report failures. Overrides ?quiet= in the URL."},
+					{Name: "quiet", Kind: KindBool, Default: "false", Doc: "Only report failures, deploys, rollbacks and the stop of dewy. Overrides ?quiet= in the URL."},
+					{Name: "secret", Kind: KindString, Doc: "Webhooks only: the key of the X-Dewy-Signature header, sha256=<hex of the HMAC-SHA256 of the body>. Never logged."},
+					{Name: "secret_env", Kind: KindString, Doc: "Webhooks only: the environment variable that holds the signing key, read when dewy starts (instead of secret, to keep it out of the file)."},
 				},
 			},
 			appSpec(),

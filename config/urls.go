@@ -7,9 +7,12 @@ import (
 	"net/mail"
 	"net/url"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dewyhq/dewy/engine/plan"
 )
 
 // urlRule says what one URL scheme needs.
@@ -73,14 +76,20 @@ var cacheRules = []urlRule{
 }
 
 var notifierRules = []urlRule{
-	{scheme: "slack", form: "slack://channel?title=..&url=..", query: []string{"title", "url", "quiet"}, bools: []string{"quiet"}, check: func(u *url.URL) string {
+	{scheme: "slack", form: "slack://channel?title=..&url=..", query: []string{"title", "url", "quiet", "webhook_env"}, bools: []string{"quiet"}, check: func(u *url.URL) string {
 		if u.Host == "" {
 			return "a Slack URL names a channel, as in slack://deploys"
 		}
+		if u.User != nil {
+			return "a Slack URL takes no credentials: the bot token comes from SLACK_TOKEN, an incoming webhook's URL from the variable ?webhook_env= names. Remove the user part"
+		}
+		if v := u.Query().Get("webhook_env"); v != "" && !validEnvName(v) {
+			return fmt.Sprintf("webhook_env=%q is not an environment variable name; write the variable's name, as in webhook_env=SLACK_WEBHOOK_URL", v)
+		}
 		return ""
 	}},
-	{scheme: "mail", form: "mail://host:port/to@example.com?from=..", query: []string{"from", "username", "password", "title", "url", "quiet", "tls"}, bools: []string{"quiet", "tls"}, check: checkMail},
-	{scheme: "smtp", form: "smtp://host:port/to@example.com?from=..", query: []string{"from", "username", "password", "title", "url", "quiet", "tls"}, bools: []string{"quiet", "tls"}, check: checkMail},
+	{scheme: "mail", form: "mail://host:port/to@example.com?from=..", query: mailQuery, bools: []string{"quiet"}, check: checkMail},
+	{scheme: "smtp", form: "smtp://host:port/to@example.com?from=..", query: mailQuery, bools: []string{"quiet"}, check: checkMail},
 	{scheme: "https", form: "https://hooks.example.com/path", anyQuery: true, check: func(u *url.URL) string {
 		if u.Host == "" {
 			return "a webhook URL needs a host"
@@ -93,6 +102,27 @@ var notifierRules = []urlRule{
 		}
 		return ""
 	}},
+}
+
+// mailQuery are the options of mail:// and smtp:// URLs.
+var mailQuery = []string{"from", "subject", "username", "password", "title", "url", "quiet", "tls"}
+
+// MailTLS are the values of a mail URL's tls option: true (the default:
+// STARTTLS, required), false (plain), implicit (TLS from the first byte,
+// port 465).
+var MailTLS = []string{"true", "false", "implicit"}
+
+// validEnvName says whether s can name an environment variable.
+func validEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkHostPort(u *url.URL, msg string) string {
@@ -124,16 +154,25 @@ func checkMail(u *url.URL) string {
 			return fmt.Sprintf("from=%q is not a mail address", from)
 		}
 	}
+	if t := u.Query().Get("tls"); t != "" && !contains(MailTLS, t) {
+		return fmt.Sprintf("tls=%q must be true (STARTTLS, required: the default), false (plain, for a server on this host) or implicit (TLS from the start, port 465)", t)
+	}
+	if strings.ContainsAny(u.Query().Get("subject"), "\r\n") {
+		return "subject= must be one line"
+	}
 	return ""
 }
 
 // parseURL checks raw against the rules of its scheme. It returns the
 // parsed URL and, when something is wrong, a problem sentence ending in the
 // fix.
+//
+// A problem never quotes a credential of raw (a password, a token=
+// option): it names the URL as redactRaw shows it.
 func parseURL(raw string, rules []urlRule, what string) (*url.URL, string) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Sprintf("%q is not a URL: %v. Write it as %s.", raw, unwrapURLError(err), forms(rules))
+		return nil, fmt.Sprintf("%q is not a URL: %v. Write it as %s.", redactRaw(raw), redactRaw(unwrapURLError(err).Error()), forms(rules))
 	}
 	var rule *urlRule
 	var schemes []string
@@ -174,13 +213,35 @@ func parseURL(raw string, rules []urlRule, what string) (*url.URL, string) {
 		}
 	}
 	if msg := rule.check(u); msg != "" {
-		return nil, fmt.Sprintf("%q: %s.", raw, msg)
+		return nil, fmt.Sprintf("%q: %s.", redactRaw(raw), msg)
 	}
 	u.Path = path.Clean("/" + u.Path)
 	if u.Path == "/" && rule.scheme != "file" {
 		u.Path = ""
 	}
 	return u, ""
+}
+
+// secretInURL finds what redactRaw masks in a URL that may not parse: the
+// password of a userinfo, and the values of credential options.
+var (
+	userinfoPassword = regexp.MustCompile(`(://[^/?#@:\s]*:)([^/?#@\s]*)@`)
+	secretOption     = regexp.MustCompile(`(?i)([?&;](?:password|token|secret|key|sig|signature|access_token|api_key|apikey)=)([^&#\s"]*)`)
+)
+
+// redactRaw masks the credentials of a URL as written, so a message can
+// quote it: "smtp://u:xxxxx@host:25/..?password=xxxxx".
+func redactRaw(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		// A parsed URL re-encodes; keep the written form unless
+		// something must be masked.
+		if red := plan.RedactURL(u); red != u.String() {
+			return red
+		}
+		return raw
+	}
+	raw = userinfoPassword.ReplaceAllString(raw, "${1}xxxxx@")
+	return secretOption.ReplaceAllString(raw, "${1}xxxxx")
 }
 
 func forms(rules []urlRule) string {

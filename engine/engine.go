@@ -74,6 +74,9 @@ type Options struct {
 	// Banner names this agent in its "started" event: "dewy v1.2.0 with
 	// /etc/dewy.hcl".
 	Banner string
+	// Applied, when set, is called with the new plan once a reload has
+	// been applied (never for one that failed). It must not block.
+	Applied func(*plan.Plan)
 	// Up, when set, is called once every app's first generation has
 	// settled, right after "dewy is up" is logged (cmd/dewy writes its pid
 	// file there). It must not block.

@@ -221,6 +221,9 @@ func (e *Engine) reload(ctx context.Context) error {
 	}
 	e.o.Register(sigs...)
 	r.retire(retired)
+	if e.o.Applied != nil {
+		e.o.Applied(next)
+	}
 	e.log.Info().Int("started", rp.count(add)).Int("replaced", rp.count(replace)).Int("stopped", rp.count(remove)).
 		Int("unchanged", rp.count(keep)).Int("bound", len(rp.bind)).Int("closed", len(rp.unused)).Msg("reload applied")
 	return nil

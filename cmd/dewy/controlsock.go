@@ -49,9 +49,10 @@ func openControl(log zerolog.Logger, path string) (*controlSock, int) {
 
 // newMetrics makes the agent's metrics; agent is read at scrape time, so
 // it may be set after.
-func newMetrics(version string, agent *control.Agent) *metrics.Metrics {
+func newMetrics(version string, agent *control.Agent, notifiers func() []metrics.NotifierStats) *metrics.Metrics {
 	return metrics.New(metrics.Options{
-		Version: version,
+		Version:   version,
+		Notifiers: notifiers,
 		Apps: func() []metrics.AppState {
 			if *agent == nil {
 				return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/dewyhq/dewy/config"
 	"github.com/dewyhq/dewy/control"
 	"github.com/dewyhq/dewy/engine"
+	"github.com/dewyhq/dewy/engine/event"
 	"github.com/dewyhq/dewy/engine/logging"
 	"github.com/dewyhq/dewy/engine/plan"
 	"github.com/dewyhq/dewy/engine/sdnotify"
@@ -140,10 +141,18 @@ func runPlan(env cliEnv, src planSource) int {
 	if env.watchChildren != nil {
 		env.watchChildren()
 	}
+	// Notifiers: subscribed before the engine publishes; at exit, what is
+	// queued (the stop message) gets notifyCloseTimeout to leave.
+	bus := event.NewBus()
+	host, _ := os.Hostname()
+	notifs := startNotifiers(p, bus, env.getenv, host, env.version, log)
+	defer notifs.stop()
 	var agent control.Agent
-	met := newMetrics(env.version, &agent)
+	met := newMetrics(env.version, &agent, notifs.stats)
 	e := engine.New(engine.Options{
 		Observer: met,
+		Events:   bus,
+		Applied:  notifs.applied,
 		Plan:     p,
 		Signals:  env.signals,
 		Register: env.notify,

@@ -148,6 +148,7 @@ func printPlan(w io.Writer, path string, p *plan.Plan) {
 		config.KeyCache:       cacheString(p.Agent),
 		config.KeyRegistryTTL: p.Agent.RegistryTTL.String(),
 		config.KeyMetrics:     p.Agent.Metrics,
+		config.KeyNotifiers:   strings.Join(p.Agent.Notifiers, ","),
 	}
 	for _, k := range keys {
 		v := values[k]

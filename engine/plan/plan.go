@@ -3,6 +3,7 @@ package plan
 import (
 	"net/url"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,6 +54,9 @@ type Agent struct {
 	RegistryTTL time.Duration
 	// Metrics is the host:port of the metrics on TCP ("" for none).
 	Metrics string
+	// Notifiers name the notifier blocks that hear dewy's own events
+	// (started, stopped) and every app's.
+	Notifiers []string
 	// Origins maps each setting's key ("log_level") to where its value
 	// came from: "default", "dewy.hcl:3:3", "env DEWY_LOG_LEVEL", "flag --log-level".
 	Origins map[string]string
@@ -82,11 +86,56 @@ type Notifier struct {
 	Name string
 	// Scheme is one of slack, mail, smtp, https, http.
 	Scheme string
-	URL    *url.URL
-	Title  string
-	Quiet  bool
-	Origin string
+	// URL may carry credentials (a mail password): never log it; Redacted
+	// is what may be shown.
+	URL   *url.URL
+	Title string
+	Quiet bool
+	// Secret signs a webhook's body; SecretEnv names the variable that
+	// holds it instead. Never logged.
+	Secret    string
+	SecretEnv string
+	Origin    string
 }
+
+// secretParams are the query options whose values are credentials.
+var secretParams = []string{"password", "token", "secret", "key", "sig", "signature", "access_token", "api_key", "apikey"}
+
+// IsSecretParam says whether a URL query option holds a credential.
+func IsSecretParam(name string) bool {
+	for _, p := range secretParams {
+		if strings.EqualFold(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// RedactURL returns u as it may be shown: a userinfo password and the
+// values of credential query options (password=, token=, ...) masked.
+func RedactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	if c.RawQuery != "" {
+		q := c.Query()
+		changed := false
+		for k := range q {
+			if IsSecretParam(k) {
+				q[k] = []string{"xxxxx"}
+				changed = true
+			}
+		}
+		if changed {
+			c.RawQuery = q.Encode()
+		}
+	}
+	return c.Redacted()
+}
+
+// Redacted is the notifier's URL as it may be shown.
+func (n Notifier) Redacted() string { return RedactURL(n.URL) }
 
 // ListenAddr is one socket dewy holds for an app.
 type ListenAddr struct {

@@ -2,7 +2,10 @@ package testutil
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -154,4 +157,90 @@ func StartGCS(t testing.TB) GCSServer {
 	host, port, _ := net.SplitHostPort(addr)
 	runServer(t, addr, bin, "-scheme", "http", "-host", host, "-port", port, "-backend", "memory", "-public-host", addr, "-external-url", "http://"+addr, "-log-level", "error")
 	return GCSServer{Host: addr}
+}
+
+// Mailpit is a real SMTP server (mailpit) on 127.0.0.1, for the tests of
+// the mail notifier: SMTP on SMTP, its API at API.
+type Mailpit struct {
+	SMTP string // 127.0.0.1:PORT
+	API  string // http://127.0.0.1:PORT
+}
+
+// StartMailpit starts mailpit for the test and stops it at the end; args
+// are more of its flags (--smtp-auth-file, --smtp-tls-cert, ...). Without
+// the binary the test is skipped, loudly.
+func StartMailpit(t testing.TB, args ...string) Mailpit {
+	t.Helper()
+	bin := findServer("mailpit", "DEWY_MAILPIT")
+	if bin == "" {
+		t.Skip("SKIPPED: mailpit (the SMTP test server) is not installed; run .ci/install-test-servers (go install github.com/axllent/mailpit@v1.33.1)")
+	}
+	smtp, api := FreeAddr(t), FreeAddr(t)
+	m := Mailpit{SMTP: smtp, API: "http://" + api}
+	all := append([]string{"--listen", api, "--smtp", smtp, "--database", filepath.Join(t.TempDir(), "mailpit.db"), "--quiet", "--disable-version-check"}, args...)
+	runServer(t, smtp, bin, all...)
+	// The API listens a moment after SMTP.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", api, time.Second)
+		if err == nil {
+			c.Close()
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mailpit's API did not listen on %s", api)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// MailpitAddress is a sender or recipient as mailpit's API shows it.
+type MailpitAddress struct {
+	Name    string `json:"Name"`
+	Address string `json:"Address"`
+}
+
+// MailpitMessage is one received message with its plain text.
+type MailpitMessage struct {
+	ID      string           `json:"ID"`
+	From    MailpitAddress   `json:"From"`
+	To      []MailpitAddress `json:"To"`
+	Subject string           `json:"Subject"`
+	Text    string           `json:"Text"`
+}
+
+// Messages returns every message mailpit received, oldest first, with
+// its text (/api/v1/messages, then /api/v1/message/{ID}).
+func (m Mailpit) Messages(ctx context.Context) ([]MailpitMessage, error) {
+	var list struct {
+		Messages []MailpitMessage `json:"messages"`
+	}
+	if err := getJSON(ctx, m.API+"/api/v1/messages?limit=1000", &list); err != nil {
+		return nil, err
+	}
+	out := make([]MailpitMessage, 0, len(list.Messages))
+	for i := len(list.Messages) - 1; i >= 0; i-- {
+		var full MailpitMessage
+		if err := getJSON(ctx, m.API+"/api/v1/message/"+list.Messages[i].ID, &full); err != nil {
+			return nil, err
+		}
+		out = append(out, full)
+	}
+	return out, nil
+}
+
+func getJSON(ctx context.Context, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }

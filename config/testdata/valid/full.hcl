@@ -1,5 +1,6 @@
 agent {
   log_level = "debug"
+  notifiers = ["hook", "signed"]
 }
 registry "api" {
   url = "ghr://myorg/api?pre-release=true&artifact=api.tar.gz"
@@ -27,6 +28,18 @@ notifier "smtp" {
 }
 notifier "hook" {
   url = "https://hooks.example.com/dewy?token=x"
+}
+notifier "signed" {
+  url        = "https://hooks.example.com/signed"
+  secret_env = "DEWY_HOOK_SECRET"
+}
+notifier "webhook_slack" {
+  url   = "slack://deploys?webhook_env=SLACK_WEBHOOK_URL"
+  title = "api"
+  quiet = true
+}
+notifier "implicit" {
+  url = "mail://smtp.example.com:465/ops@example.com?tls=implicit&subject=dewy&username=u&password=p"
 }
 app "api" {
   registry  = "api"
