@@ -249,12 +249,17 @@ func (s *Supervisor) onReady(g *generation, err error) {
 		}
 		g.ready = true
 		s.hinted = false
-		s.restarts++
 		old := op.old
+		// The first generation an app ever runs (a deploy starting an
+		// app that waited for its first release) is no restart.
+		if s.startedAny || old != nil {
+			s.restarts++
+			s.observeRestart(restartReason(op.cause))
+		}
+		s.startedAny = true
 		s.current = g
 		g.log.Info().Msg("new generation ready")
 		s.observeReady(g)
-		s.observeRestart(restartReason(op.cause))
 		s.setState(StateRunning)
 		if old != nil && !old.exited {
 			op.phase = phaseRetire
