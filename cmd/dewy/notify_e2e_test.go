@@ -112,15 +112,7 @@ app "web" {
 	reg.publish("v1.1.0", bin, 0o755)
 	testutil.Eventually(t, "the deployed message", 30*time.Second, func() bool { return has("web: v1.1.0 deployed") })
 
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-d.done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("dewy did not exit after TERM")
-	}
-	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := d.stop(t); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
 	// The stop message left before dewy exited: it is there now.
