@@ -112,6 +112,19 @@ func (c *controlAgent) run(ctx context.Context, name actions.Name, app string, t
 	if app != "" {
 		spec.Apps = []string{app}
 	}
+	// Counted among the engine's actions, as a signal's are, so Run waits
+	// for it; none starts once the shutdown has begun.
+	started := false
+	c.e.call(func() {
+		if !c.e.shutting {
+			c.e.actionsWG.Add(1)
+			started = true
+		}
+	})
+	if !started {
+		return fmt.Errorf("%s: %w", name, errEngineStopped)
+	}
+	defer c.e.actionsWG.Done()
 	return actions.Build(spec).Run(ctx, &target{e: c.e}, trig)
 }
 
