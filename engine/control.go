@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,19 +63,19 @@ func (c *controlAgent) app(name string) (plan.App, *supervisor.Supervisor, *depl
 
 func (c *controlAgent) Status() control.Status {
 	st := control.Status{Version: c.info.Version, PID: c.e.o.Pid, Config: c.info.Config, Started: c.info.Started, Apps: []control.AppStatus{}}
-	var names []string
-	c.e.call(func() {
-		for n := range c.e.apps {
-			names = append(names, n)
-		}
-	})
-	sort.Strings(names)
-	for _, n := range names {
-		def, sup, d, err := c.app(n)
-		if err != nil {
-			continue
-		}
-		s := sup.Status()
+	// One snapshot of the apps and their deployers (Status is also read
+	// at every metrics scrape).
+	runs := map[string]*appRun{}
+	c.e.call(func() { maps.Copy(runs, c.e.apps) })
+	c.e.deployMu.Lock()
+	deps := map[string]*deploy.Deployer{}
+	for n, r := range c.e.deployers {
+		deps[n] = r.d
+	}
+	c.e.deployMu.Unlock()
+	for _, n := range slices.Sorted(maps.Keys(runs)) {
+		def, d := runs[n].def, deps[n]
+		s := runs[n].sup.Status()
 		a := control.AppStatus{
 			Name: n, State: s.State, PID: s.PID, Generation: s.Generation, Uptime: s.Uptime.Seconds(),
 			Restarts: s.Restarts, CrashLoop: s.State == string(supervisor.StateCrashLoop), LastError: s.LastError,
